@@ -1,0 +1,37 @@
+# One interface target carries every dependency and flag, so that all targets compile with the same
+# flags and can share a single precompiled LibTorch header (REUSE_FROM needs identical flags).
+add_library(llamarec_flags INTERFACE)
+target_include_directories(llamarec_flags INTERFACE ${PROJECT_SOURCE_DIR})
+target_compile_options(llamarec_flags INTERFACE -Wall -Wextra -Wno-unused-parameter)
+target_link_libraries(llamarec_flags INTERFACE
+  ${TORCH_LIBRARIES} MPI::MPI_CXX HDF5::HDF5 nlohmann_json::nlohmann_json CLI11::CLI11
+  spdlog::spdlog fmt::fmt PkgConfig::TOMLPP Threads::Threads)
+target_compile_options(llamarec_flags INTERFACE ${TORCH_CXX_FLAGS})
+if(LLAMAREC_WITH_NCCL)
+  target_compile_definitions(llamarec_flags INTERFACE LLAMAREC_WITH_NCCL=1)
+endif()
+if(LLAMAREC_TORCH_CUDA)
+  target_compile_definitions(llamarec_flags INTERFACE LLAMAREC_TORCH_CUDA=1)
+endif()
+
+# LibTorch headers cost ~20 s per translation unit; compile them once.
+add_library(llamarec_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/pch_stub.cpp)
+target_link_libraries(llamarec_pch PUBLIC llamarec_flags)
+target_precompile_headers(llamarec_pch PRIVATE ${PROJECT_SOURCE_DIR}/core/torch_pch.h)
+
+# llamarec_target(<name>): apply the shared flags and the shared precompiled header.
+function(llamarec_target name)
+  target_link_libraries(${name} PUBLIC llamarec_flags)
+  target_precompile_headers(${name} REUSE_FROM llamarec_pch)
+endfunction()
+
+# llamarec_folder_library(<name> <folder>): one static library per top-level folder; sources are
+# globbed so that adding a file needs no CMake edit.
+function(llamarec_folder_library name folder)
+  file(GLOB_RECURSE _srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/${folder}/*.cpp)
+  # cuda/ holds NCCL/CUDA-only sources, *_shim/ plugins built as separate modules.
+  list(FILTER _srcs EXCLUDE REGEX ".*/(cuda|[a-z_]*_shim)/.*")
+  # The stub keeps a folder with no sources yet a valid library.
+  add_library(${name} STATIC ${_srcs} ${PROJECT_SOURCE_DIR}/cmake/pch_stub.cpp)
+  llamarec_target(${name})
+endfunction()

@@ -1,0 +1,1 @@
+// Empty translation unit: exists only to build the shared precompiled header.

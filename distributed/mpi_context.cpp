@@ -1,0 +1,53 @@
+#include "distributed/mpi_context.h"
+
+#include <cstdlib>
+
+namespace llamarec {
+
+void mpi_fail(const char* call, int status, const char* file, int line) {
+  char message[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(status, message, &length);
+  fail("MPI error in {} ({}:{}): {}", call, file, line, std::string(message, length));
+}
+
+MpiContext::MpiContext(int* argc, char*** argv) {
+  int already = 0;
+  mpiCheck(MPI_Initialized(&already));
+  if (!already) {
+    int provided = 0;
+    // FUNNELED: only the main thread calls MPI (LibTorch's intra-op threads never do).
+    mpiCheck(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    owns_ = true;
+  }
+  // Errors come back as codes so that mpiCheck can turn them into exceptions with a message.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  mpiCheck(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+  mpiCheck(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+  MPI_Comm node;
+  mpiCheck(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+  mpiCheck(MPI_Comm_rank(node, &local_rank_));
+  mpiCheck(MPI_Comm_size(node, &local_size_));
+  mpiCheck(MPI_Comm_free(&node));
+}
+
+MpiContext::~MpiContext() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owns_ && !finalized) MPI_Finalize();
+}
+
+bool MpiContext::initialized() {
+  int flag = 0;
+  MPI_Initialized(&flag);
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  return flag && !finalized;
+}
+
+void MpiContext::abort_world(int code) {
+  if (initialized()) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+}  // namespace llamarec

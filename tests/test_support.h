@@ -1,0 +1,46 @@
+// Helpers shared by all test binaries.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace llamarec::testing {
+
+// ../shared next to the checkout (or $LLAMAREC_SHARED_DIR); nullopt when absent.
+std::optional<std::filesystem::path> shared_dir();
+
+// A fresh empty directory under the build tree, unique per test and rank; removed by the caller's
+// TempDir destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes `text` to `path` (creating parent directories).
+void write_text(const std::filesystem::path& path, const std::string& text);
+
+// MPI world facts as seen by the test main.
+int world_rank();
+int world_size();
+
+}  // namespace llamarec::testing
+
+// Skip (not fail) a test that needs ../shared/<relative> when it is absent.
+#define LLAMAREC_REQUIRE_SHARED(relative)                                                    \
+  auto shared_root_ = ::llamarec::testing::shared_dir();                                     \
+  if (!shared_root_ || !std::filesystem::exists(*shared_root_ / (relative)))                 \
+    GTEST_SKIP() << "../shared/" << (relative) << " not present";                            \
+  const std::filesystem::path shared_path = *shared_root_ / (relative)
+
+// Skip a test that needs exactly/at least `n` ranks.
+#define LLAMAREC_REQUIRE_WORLD(n)                                                            \
+  if (::llamarec::testing::world_size() < (n))                                               \
+  GTEST_SKIP() << "needs " << (n) << " MPI ranks (run under mpirun -np " << (n) << ")"
