@@ -1,0 +1,290 @@
+#include "core/config.h"
+
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+
+namespace llamarec {
+namespace {
+
+const char* type_name(const int64_t*) { return "an integer"; }
+const char* type_name(const double*) { return "a number"; }
+const char* type_name(const bool*) { return "a boolean (true/false)"; }
+const char* type_name(const std::string*) { return "a string"; }
+
+const char* node_type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date/time";
+  }
+}
+
+// Reads one TOML node into a typed field; false when the node has another type.
+bool read_node(const toml::node& node, int64_t& out) {
+  if (auto v = node.value_exact<int64_t>()) return out = *v, true;
+  return false;
+}
+bool read_node(const toml::node& node, double& out) {
+  if (auto v = node.value_exact<double>()) return out = *v, true;
+  if (auto v = node.value_exact<int64_t>()) return out = static_cast<double>(*v), true;
+  return false;
+}
+bool read_node(const toml::node& node, bool& out) {
+  if (auto v = node.value_exact<bool>()) return out = *v, true;
+  return false;
+}
+bool read_node(const toml::node& node, std::string& out) {
+  if (auto v = node.value_exact<std::string>()) return out = *v, true;
+  return false;
+}
+
+// Parses a --set value. Strings may be given bare (data.format=movielens) or quoted.
+bool parse_text(const std::string& text, int64_t& out) {
+  try {
+    size_t used = 0;
+    const int64_t v = std::stoll(text, &used);
+    if (used != text.size()) return false;
+    return out = v, true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+bool parse_text(const std::string& text, double& out) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used != text.size()) return false;
+    return out = v, true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+bool parse_text(const std::string& text, bool& out) {
+  if (text == "true") return out = true, true;
+  if (text == "false") return out = false, true;
+  return false;
+}
+bool parse_text(const std::string& text, std::string& out) {
+  if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') && text.back() == text.front()) {
+    out = text.substr(1, text.size() - 2);
+  } else {
+    out = text;
+  }
+  return true;
+}
+
+std::string toml_value(int64_t v) { return std::to_string(v); }
+std::string toml_value(bool v) { return v ? "true" : "false"; }
+std::string toml_value(double v) {
+  std::string s = fmt::format("{}", v);
+  if (std::isfinite(v) && s.find_first_of(".eE") == std::string::npos) s += ".0";
+  return s;
+}
+std::string toml_value(const std::string& v) {
+  std::string out = "\"";
+  for (const char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Fills sections from a parsed TOML table; every key of the file must be known.
+class TableLoader {
+ public:
+  TableLoader(const toml::table& root, const std::string& file) : root_(root), file_(file) {}
+
+  template <class Section>
+  void section(const std::string& name, Section& s) {
+    sections_.insert(name);
+    const toml::node* node = root_.get(name);
+    if (!node) return;
+    const toml::table* table = node->as_table();
+    if (!table) fail("{}: [{}] must be a table, got {}", file_, name, node_type_name(*node));
+    std::set<std::string> known;
+    auto visit_key = [&](const char* key, auto& field, const char*) {
+      known.insert(key);
+      const toml::node* value = table->get(key);
+      if (!value) return;
+      if (!read_node(*value, field)) {
+        fail("{}: {}.{} must be {}, got {}", file_, name, key, type_name(&field), node_type_name(*value));
+      }
+    };
+    s.visit(visit_key);
+    for (const auto& [key, value] : *table) {
+      if (!known.count(std::string(key.str()))) {
+        fail("{}: unknown key {}.{} (known keys of [{}]: {})", file_, name, key.str(), name, join(known));
+      }
+    }
+  }
+
+  void check_sections() const {
+    for (const auto& [key, value] : root_) {
+      if (!sections_.count(std::string(key.str()))) {
+        fail("{}: unknown section [{}] (known sections: {})", file_, key.str(), join(sections_));
+      }
+    }
+  }
+
+ private:
+  static std::string join(const std::set<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  }
+
+  const toml::table& root_;
+  std::string file_;
+  std::set<std::string> sections_;
+};
+
+// Applies one `section.key=value` override.
+class OverrideSetter {
+ public:
+  OverrideSetter(std::string section, std::string key, std::string value)
+      : section_(std::move(section)), key_(std::move(key)), value_(std::move(value)) {}
+
+  template <class Section>
+  void section(const std::string& name, Section& s) {
+    if (name != section_) return;
+    section_found_ = true;
+    auto visit_key = [&](const char* key, auto& field, const char*) {
+      if (key_ != key) return;
+      found_ = true;
+      if (!parse_text(value_, field)) {
+        fail("--set {}.{}={}: expected {}", section_, key_, value_, type_name(&field));
+      }
+    };
+    s.visit(visit_key);
+  }
+
+  void check() const {
+    if (!section_found_) fail("--set {}.{}: unknown section [{}]", section_, key_, section_);
+    if (!found_) fail("--set {}.{}: unknown key {} in [{}]", section_, key_, key_, section_);
+  }
+
+ private:
+  std::string section_, key_, value_;
+  bool section_found_ = false;
+  bool found_ = false;
+};
+
+class TomlWriter {
+ public:
+  template <class Section>
+  void section(const std::string& name, Section& s) {
+    out_ << "\n[" << name << "]\n";
+    auto visit_key = [&](const char* key, auto& field, const char* doc) {
+      out_ << "# " << doc << "\n" << key << " = " << toml_value(field) << "\n";
+    };
+    s.visit(visit_key);
+  }
+  std::string str() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+};
+
+void require(bool ok, const Config& c, const char* key, const std::string& expected) {
+  if (!ok) fail("{}: {} is invalid: expected {}", c.source, key, expected);
+}
+
+void validate_config(const Config& c) {
+  const auto one_of = [](const std::string& v, std::initializer_list<const char*> options) {
+    for (const char* o : options) {
+      if (v == o) return true;
+    }
+    return false;
+  };
+  require(!c.run.dir.empty(), c, "run.dir", "a non-empty path");
+  require(c.run.threads >= 0, c, "run.threads", ">= 0");
+  require(one_of(c.run.log_level, {"trace", "debug", "info", "warn", "error"}), c, "run.log_level",
+          "one of trace, debug, info, warn, error");
+  require(one_of(c.data.format, {"movielens", "amazon", "recbole", "synthetic"}), c, "data.format",
+          "one of movielens, amazon, recbole, synthetic (got '" + c.data.format + "')");
+  require(c.data.format == "synthetic" || !c.data.input.empty(), c, "data.input",
+          "a path to the raw data for format '" + c.data.format + "'");
+  require(!c.data.dataset.empty(), c, "data.dataset", "a non-empty path");
+  require(c.data.min_user_count >= 1, c, "data.min_user_count", ">= 1");
+  require(c.data.min_item_count >= 1, c, "data.min_item_count", ">= 1");
+  require(c.data.min_rating >= 0, c, "data.min_rating", ">= 0");
+  require(c.data.synthetic_users >= 1, c, "data.synthetic_users", ">= 1");
+  require(c.data.synthetic_items >= 2, c, "data.synthetic_items", ">= 2");
+  require(c.data.synthetic_min_length >= 3, c, "data.synthetic_min_length", ">= 3 (leave-one-out needs train, val, test)");
+  require(c.data.synthetic_max_length >= c.data.synthetic_min_length, c, "data.synthetic_max_length",
+          ">= data.synthetic_min_length");
+  require(one_of(c.distributed.backend, {"auto", "mpi", "nccl"}), c, "distributed.backend", "auto, mpi or nccl");
+  require(one_of(c.distributed.device, {"auto", "cpu", "cuda"}), c, "distributed.device", "auto, cpu or cuda");
+}
+
+}  // namespace
+
+std::string Config::in_run_dir(const std::string& path) const {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(run.dir) / path).string();
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  Config config;
+  if (!path.empty()) {
+    config.source = path;
+    if (!std::filesystem::exists(path)) fail("{}: config file not found", path);
+    toml::table root;
+    try {
+      root = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+      const auto& where = e.source().begin;
+      fail("{}:{}:{}: malformed TOML: {}", path, where.line, where.column, e.description());
+    }
+    TableLoader loader(root, path);
+    config.visit_sections(loader);
+    loader.check_sections();
+  }
+  for (const auto& item : overrides) {
+    const auto eq = item.find('=');
+    const auto dot = item.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
+      fail("--set {}: expected section.key=value", item);
+    }
+    OverrideSetter setter(item.substr(0, dot), item.substr(dot + 1, eq - dot - 1), item.substr(eq + 1));
+    config.visit_sections(setter);
+    setter.check();
+  }
+  validate_config(config);
+  return config;
+}
+
+std::string config_to_toml(const Config& config) {
+  TomlWriter writer;
+  Config copy = config;
+  copy.visit_sections(writer);
+  return "# llamarec effective configuration (source: " + config.source + ")\n" + writer.str();
+}
+
+void save_config(const Config& config, const std::string& path) {
+  write_file_atomic(path, config_to_toml(config));
+}
+
+}  // namespace llamarec
