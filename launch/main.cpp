@@ -1,1 +1,44 @@
-int main() { return 0; }
+// The `llamarec` command line: one binary, one subcommand per pipeline stage. Every subcommand takes
+// --config FILE and --set section.key=value overrides; the stage functions live in pipelines/.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/logging.h"
+#include "distributed/mpi_context.h"
+#include "launch/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace llamarec;
+  CLI::App app{"llamarec: two-stage LLM recommendation (LRURec retriever + LoRA-tuned Llama ranker)\n"
+               "Run under mpirun / srun for data-parallel and sharded training."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "llamarec 0.1");
+  CommandRegistry registry;
+  register_commands(app, registry);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  MpiContext mpi(&argc, &argv);
+  init_logging({mpi.rank(), mpi.size(), "info", false});
+  try {
+    return registry.run_selected(app, mpi);
+  } catch (const std::exception& e) {
+    // Every rank reports its own failure; the world is aborted so that no peer waits forever in a
+    // collective for a rank that has left.
+    if (mpi.size() > 1) {
+      std::fprintf(stderr, "llamarec: error (rank %d): %s\n", mpi.rank(), e.what());
+      std::fflush(stderr);
+      MpiContext::abort_world(1);
+    }
+    std::fprintf(stderr, "llamarec: error: %s\n", e.what());
+    return 1;
+  }
+}

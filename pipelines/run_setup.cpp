@@ -1,0 +1,34 @@
+#include "pipelines/run_setup.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "core/logging.h"
+
+namespace llamarec {
+
+int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions& options) {
+  init_logging({mpi.rank(), mpi.size(), config.run.log_level, config.run.log_all_ranks});
+  // Ranks on one node share its cores: oversubscribing threads makes every rank slower.
+  int threads = static_cast<int>(config.run.threads);
+  if (threads == 0) {
+    const int cores = std::max(1u, std::thread::hardware_concurrency());
+    threads = std::max(1, cores / std::max(1, mpi.local_size()));
+  }
+  at::set_num_threads(threads);
+  if (mpi.rank() == 0) {
+    std::filesystem::create_directories(config.run.dir);
+    if (options.save_config) {
+      save_config(config, (std::filesystem::path(config.run.dir) / ("config." + options.stage + ".toml")).string());
+    }
+    spdlog::info("llamarec {} | {} rank(s), {} thread(s) per rank | run dir {}", options.stage, mpi.size(), threads,
+                 config.run.dir);
+    if (options.print_config) spdlog::debug("effective config:\n{}", config_to_toml(config));
+  }
+  return threads;
+}
+
+}  // namespace llamarec

@@ -1,0 +1,18 @@
+// What every stage does first: logging for this rank, LibTorch threads, the run directory and the
+// effective config (printed and saved by rank 0).
+#pragma once
+#include "core/config.h"
+#include "distributed/mpi_context.h"
+
+namespace llamarec {
+
+struct RunSetupOptions {
+  bool save_config = true;   // write <run.dir>/config.<stage>.toml
+  bool print_config = true;  // log the effective config on rank 0 (debug level)
+  std::string stage = "run";
+};
+
+// Returns the number of LibTorch threads chosen for this rank.
+int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions& options = {});
+
+}  // namespace llamarec
