@@ -11,6 +11,18 @@ void mpi_fail(const char* call, int status, const char* file, int line) {
   fail("MPI error in {} ({}:{}): {}", call, file, line, std::string(message, length));
 }
 
+NodeRank node_rank(MPI_Comm comm) {
+  int rank = 0;
+  mpiCheck(MPI_Comm_rank(comm, &rank));
+  MPI_Comm node;
+  mpiCheck(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+  NodeRank result;
+  mpiCheck(MPI_Comm_rank(node, &result.rank));
+  mpiCheck(MPI_Comm_size(node, &result.size));
+  mpiCheck(MPI_Comm_free(&node));
+  return result;
+}
+
 MpiContext::MpiContext(int* argc, char*** argv) {
   int already = 0;
   mpiCheck(MPI_Initialized(&already));
@@ -24,11 +36,9 @@ MpiContext::MpiContext(int* argc, char*** argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   mpiCheck(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   mpiCheck(MPI_Comm_size(MPI_COMM_WORLD, &size_));
-  MPI_Comm node;
-  mpiCheck(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
-  mpiCheck(MPI_Comm_rank(node, &local_rank_));
-  mpiCheck(MPI_Comm_size(node, &local_size_));
-  mpiCheck(MPI_Comm_free(&node));
+  const NodeRank node = node_rank(MPI_COMM_WORLD);
+  local_rank_ = node.rank;
+  local_size_ = node.size;
 }
 
 MpiContext::~MpiContext() {

@@ -18,6 +18,14 @@ namespace llamarec {
 
 [[noreturn]] void mpi_fail(const char* call, int status, const char* file, int line);
 
+// This process's rank among the members of `comm` on the same node (MPI_COMM_TYPE_SHARED), and
+// how many there are; the portable way to pick a GPU (launcher variables differ).
+struct NodeRank {
+  int rank = 0;
+  int size = 1;
+};
+NodeRank node_rank(MPI_Comm comm);
+
 class MpiContext {
  public:
   // Initialises MPI (if nobody did yet) and finalises it on destruction if this object initialised it.
