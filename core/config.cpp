@@ -235,6 +235,27 @@ void validate_config(const Config& c) {
   require(c.data.synthetic_min_length >= 3, c, "data.synthetic_min_length", ">= 3 (leave-one-out needs train, val, test)");
   require(c.data.synthetic_max_length >= c.data.synthetic_min_length, c, "data.synthetic_max_length",
           ">= data.synthetic_min_length");
+  const auto& r = c.retriever;
+  require(r.max_len >= 2, c, "retriever.max_len", ">= 2");
+  require(r.hidden >= 1, c, "retriever.hidden", ">= 1");
+  require(r.num_blocks >= 1, c, "retriever.num_blocks", ">= 1");
+  require(r.dropout >= 0 && r.dropout < 1, c, "retriever.dropout", "in [0, 1)");
+  require(r.attn_dropout >= 0 && r.attn_dropout < 1, c, "retriever.attn_dropout", "in [0, 1)");
+  require(one_of(r.scan, {"fused", "parallel"}), c, "retriever.scan", "fused or parallel");
+  require(r.batch_size >= 1, c, "retriever.batch_size", ">= 1");
+  require(r.lr > 0, c, "retriever.lr", "> 0");
+  require(r.weight_decay >= 0, c, "retriever.weight_decay", ">= 0");
+  require(r.adam_eps > 0, c, "retriever.adam_eps", "> 0");
+  require(r.clip_grad_norm >= 0, c, "retriever.clip_grad_norm", ">= 0 (0 = off)");
+  require(r.max_epochs >= 1, c, "retriever.max_epochs", ">= 1");
+  require(r.max_iterations >= 0, c, "retriever.max_iterations", ">= 0 (0 = no limit)");
+  require(r.val_interval >= 1, c, "retriever.val_interval", ">= 1");
+  require(r.patience >= 1, c, "retriever.patience", ">= 1");
+  require(r.eval_batch_size >= 1, c, "retriever.eval_batch_size", ">= 1");
+  require(!r.checkpoint.empty(), c, "retriever.checkpoint", "a non-empty path");
+  require(c.retrieval.top_k >= 1, c, "retrieval.top_k", ">= 1");
+  require(!c.retrieval.candidates.empty(), c, "retrieval.candidates", "a non-empty path");
+  require(!c.eval.metrics.empty(), c, "eval.metrics", "a non-empty path");
   require(one_of(c.distributed.backend, {"auto", "mpi", "nccl"}), c, "distributed.backend", "auto, mpi or nccl");
   require(one_of(c.distributed.device, {"auto", "cpu", "cuda"}), c, "distributed.device", "auto, cpu or cuda");
 }

@@ -60,6 +60,70 @@ struct DataConfig {
   }
 };
 
+struct RetrieverConfig {
+  int64_t max_len = 200;
+  int64_t hidden = 64;
+  int64_t num_blocks = 2;
+  double dropout = 0.2;
+  double attn_dropout = 0.2;
+  std::string scan = "fused";
+  int64_t batch_size = 16;
+  double lr = 1e-3;
+  double weight_decay = 0.01;
+  double adam_eps = 1e-9;
+  double clip_grad_norm = 5.0;
+  int64_t max_epochs = 500;
+  int64_t max_iterations = 0;
+  int64_t val_interval = 500;
+  int64_t patience = 20;
+  bool val_exclude_history = true;
+  int64_t eval_batch_size = 128;
+  std::string checkpoint = "retriever.safetensors";
+
+  template <class V>
+  void visit(V& v) {
+    v("max_len", max_len, "input window: 200 for MovieLens, 50 for Amazon (spec 2.2)");
+    v("hidden", hidden, "LRURec embedding size D (complex state 2D)");
+    v("num_blocks", num_blocks, "number of LRU blocks");
+    v("dropout", dropout, "dropout after the embedding and in the FFN (paper grid 0.1-0.5)");
+    v("attn_dropout", attn_dropout, "dropout on the LRU layer output");
+    v("scan", scan, "linear-recurrence kernel: fused (CPU, fastest) or parallel (reference log-depth scan)");
+    v("batch_size", batch_size, "global training batch (split across ranks): 16 for ML, 64 for Amazon");
+    v("lr", lr, "AdamW learning rate");
+    v("weight_decay", weight_decay, "AdamW weight decay (not on biases and LayerNorms)");
+    v("adam_eps", adam_eps, "AdamW epsilon");
+    v("clip_grad_norm", clip_grad_norm, "global gradient-norm clip (0 = off)");
+    v("max_epochs", max_epochs, "upper bound on epochs");
+    v("max_iterations", max_iterations, "stop after this many iterations (0 = no limit)");
+    v("val_interval", val_interval, "validate every this many iterations (and at iteration 0)");
+    v("patience", patience, "early stopping: validations without a better Recall@10");
+    v("val_exclude_history", val_exclude_history,
+      "mask the input window's items when validating (LRURec does; LlamaRec's validation does not)");
+    v("eval_batch_size", eval_batch_size, "users per scoring batch in validation and retrieval");
+    v("checkpoint", checkpoint, "best model (safetensors + .json config; relative paths are inside run.dir)");
+  }
+};
+
+struct RetrievalConfig {
+  int64_t top_k = 20;
+  std::string candidates = "candidates.h5";
+
+  template <class V>
+  void visit(V& v) {
+    v("top_k", top_k, "candidates kept per user (the ranker's pool; LlamaRec uses 20)");
+    v("candidates", candidates, "output of `retrieve` (relative paths are inside run.dir)");
+  }
+};
+
+struct EvalConfig {
+  std::string metrics = "metrics.json";
+
+  template <class V>
+  void visit(V& v) {
+    v("metrics", metrics, "metrics file, one entry per stage (relative paths are inside run.dir)");
+  }
+};
+
 struct DistributedConfig {
   std::string backend = "auto";
   std::string device = "auto";
@@ -75,12 +139,18 @@ struct Config {
   std::string source = "<defaults>";  // the file it came from, for error messages
   RunConfig run;
   DataConfig data;
+  RetrieverConfig retriever;
+  RetrievalConfig retrieval;
+  EvalConfig eval;
   DistributedConfig distributed;
 
   template <class V>
   void visit_sections(V& v) {
     v.section("run", run);
     v.section("data", data);
+    v.section("retriever", retriever);
+    v.section("retrieval", retrieval);
+    v.section("eval", eval);
     v.section("distributed", distributed);
   }
 
