@@ -177,6 +177,65 @@ void Hdf5File::write_integers(const std::string& name, hid_t file_type, hid_t me
   h5_check(dataset.reset(), path_, "cannot close " + name);
 }
 
+void Hdf5File::write_matrix(const std::string& name, hid_t file_type, hid_t mem_type, const void* data, int64_t rows,
+                            int64_t cols) {
+  const hsize_t dims[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
+  H5Handle space = make_handle(H5Screate_simple(2, dims, nullptr), H5Sclose, path_, "cannot create dataspace");
+  H5Handle dcpl = dataset_properties(path_);
+  H5Handle dataset = make_handle(
+      H5Dcreate2(file_.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose,
+      path_, "cannot create dataset " + name);
+  if (rows * cols > 0) {
+    h5_check(H5Dwrite(dataset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path_, "cannot write " + name);
+  }
+  h5_check(dataset.reset(), path_, "cannot close " + name);
+}
+
+void Hdf5File::read_matrix(const std::string& name, hid_t mem_type, int64_t* rows, int64_t* cols,
+                           const std::function<void*(int64_t)>& resize) const {
+  if (!exists(name)) fail("{}: missing dataset {}", path_, name);
+  H5Handle dataset = make_handle(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose, path_,
+                                 "cannot open dataset " + name);
+  H5Handle space = make_handle(H5Dget_space(dataset.get()), H5Sclose, path_, "cannot get dataspace of " + name);
+  if (H5Sget_simple_extent_ndims(space.get()) != 2) fail("{}: dataset {} is not 2-D", path_, name);
+  hsize_t dims[2] = {0, 0};
+  h5_check(H5Sget_simple_extent_dims(space.get(), dims, nullptr), path_, "cannot get shape of " + name);
+  *rows = static_cast<int64_t>(dims[0]);
+  *cols = static_cast<int64_t>(dims[1]);
+  void* out = resize(*rows * *cols);
+  if (*rows * *cols > 0) {
+    h5_check(H5Dread(dataset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), path_, "cannot read " + name);
+  }
+}
+
+void Hdf5File::write_int64_2d(const std::string& name, const std::vector<int64_t>& values, int64_t rows, int64_t cols) {
+  if (static_cast<int64_t>(values.size()) != rows * cols) fail("{}: {} needs {} values", path_, name, rows * cols);
+  write_matrix(name, H5T_STD_I64LE, H5T_NATIVE_INT64, values.data(), rows, cols);
+}
+
+void Hdf5File::write_float32_2d(const std::string& name, const std::vector<float>& values, int64_t rows, int64_t cols) {
+  if (static_cast<int64_t>(values.size()) != rows * cols) fail("{}: {} needs {} values", path_, name, rows * cols);
+  write_matrix(name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, values.data(), rows, cols);
+}
+
+std::vector<int64_t> Hdf5File::read_int64_2d(const std::string& name, int64_t* rows, int64_t* cols) const {
+  std::vector<int64_t> out;
+  read_matrix(name, H5T_NATIVE_INT64, rows, cols, [&](int64_t n) {
+    out.resize(static_cast<size_t>(n));
+    return static_cast<void*>(out.data());
+  });
+  return out;
+}
+
+std::vector<float> Hdf5File::read_float32_2d(const std::string& name, int64_t* rows, int64_t* cols) const {
+  std::vector<float> out;
+  read_matrix(name, H5T_NATIVE_FLOAT, rows, cols, [&](int64_t n) {
+    out.resize(static_cast<size_t>(n));
+    return static_cast<void*>(out.data());
+  });
+  return out;
+}
+
 void Hdf5File::write_int64(const std::string& name, const std::vector<int64_t>& values) {
   write_integers(name, H5T_STD_I64LE, H5T_NATIVE_INT64, values.data(), static_cast<int64_t>(values.size()));
 }

@@ -8,6 +8,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <variant>
@@ -69,6 +70,12 @@ class Hdf5File {
   void write_int32(const std::string& name, const std::vector<int32_t>& values);
   void write_strings(const std::string& name, const std::vector<std::string>& values);
 
+  // 2-D row-major matrices [rows, cols] (candidate lists and their scores).
+  void write_int64_2d(const std::string& name, const std::vector<int64_t>& values, int64_t rows, int64_t cols);
+  void write_float32_2d(const std::string& name, const std::vector<float>& values, int64_t rows, int64_t cols);
+  std::vector<int64_t> read_int64_2d(const std::string& name, int64_t* rows, int64_t* cols) const;
+  std::vector<float> read_float32_2d(const std::string& name, int64_t* rows, int64_t* cols) const;
+
   // Number of elements of the 1-D dataset `name`; errors if it is missing or not 1-D.
   int64_t length(const std::string& name) const;
   // Elements [offset, offset + count) through a hyperslab selection; count < 0 reads to the end.
@@ -88,6 +95,11 @@ class Hdf5File {
  private:
   H5Handle open_dataset(const std::string& name, int64_t* length) const;
   void write_integers(const std::string& name, hid_t file_type, hid_t mem_type, const void* data, int64_t n);
+  void write_matrix(const std::string& name, hid_t file_type, hid_t mem_type, const void* data, int64_t rows,
+                    int64_t cols);
+  // Opens the 2-D dataset `name`, reports its shape and reads it into `out` (resized by `resize`).
+  void read_matrix(const std::string& name, hid_t mem_type, int64_t* rows, int64_t* cols,
+                   const std::function<void*(int64_t)>& resize) const;
   void read_integers(const std::string& name, hid_t mem_type, void* out, int64_t offset, int64_t count) const;
   // Resolves count < 0 and checks the range against the dataset's length.
   int64_t resolve_range(const std::string& name, int64_t length, int64_t offset, int64_t count) const;
