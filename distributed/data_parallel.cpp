@@ -1,0 +1,81 @@
+#include "distributed/data_parallel.h"
+
+#include "core/error.h"
+
+namespace llamarec {
+
+DataParallel::DataParallel(Communicator& comm, std::vector<torch::Tensor> parameters)
+    : comm_(comm), parameters_(std::move(parameters)) {
+  torch::ScalarType dtype = torch::kFloat32;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    if (i == 0) dtype = parameters_[i].scalar_type();
+    if (parameters_[i].scalar_type() != dtype) {
+      fail("data parallel: all parameters must share one dtype for the flat bucket ({} vs {})",
+           c10::toString(dtype), c10::toString(parameters_[i].scalar_type()));
+    }
+    bucket_numel_ += parameters_[i].numel();
+  }
+  if (!parameters_.empty()) {
+  }
+  auto options = parameters_.empty() ? torch::TensorOptions().dtype(torch::kFloat32)
+                                     : parameters_.front().options().requires_grad(false);
+  // fp32 weights would lose exactness for large token counts only beyond 2^24; keep them in the
+  // parameters' dtype so that one collective suffices.
+  bucket_ = torch::zeros({bucket_numel_ + 2}, options);
+}
+
+void DataParallel::broadcast_parameters() {
+  if (comm_.size() == 1 || parameters_.empty()) return;
+  torch::NoGradGuard no_grad;
+  int64_t offset = 0;
+  for (const auto& p : parameters_) {
+    bucket_.narrow(0, offset, p.numel()).copy_(p.detach().reshape(-1));
+    offset += p.numel();
+  }
+  comm_.broadcast(bucket_, 0);
+  offset = 0;
+  for (auto& p : parameters_) {
+    p.detach().copy_(bucket_.narrow(0, offset, p.numel()).view_as(p));
+    offset += p.numel();
+  }
+}
+
+DataParallel::Totals DataParallel::all_reduce_gradients(double local_weight, double local_value) {
+  torch::NoGradGuard no_grad;
+  if (comm_.size() == 1) {
+    if (local_weight != 1.0 && local_weight > 0) {
+      for (auto& p : parameters_) {
+        if (p.grad().defined()) p.mutable_grad().div_(local_weight);
+      }
+    }
+    return {local_weight, local_value};
+  }
+  int64_t offset = 0;
+  for (const auto& p : parameters_) {
+    auto slot = bucket_.narrow(0, offset, p.numel());
+    if (p.grad().defined()) {
+      slot.copy_(p.grad().reshape(-1));
+    } else {
+      slot.zero_();
+    }
+    offset += p.numel();
+  }
+  bucket_[bucket_numel_] = local_weight;
+  bucket_[bucket_numel_ + 1] = local_value;
+  comm_.all_reduce(bucket_, ReduceOp::kSum);
+  const Totals totals{bucket_[bucket_numel_].item<double>(), bucket_[bucket_numel_ + 1].item<double>()};
+  if (totals.weight > 0) bucket_.narrow(0, 0, bucket_numel_).div_(totals.weight);
+  offset = 0;
+  for (auto& p : parameters_) {
+    auto slot = bucket_.narrow(0, offset, p.numel()).view_as(p);
+    if (p.grad().defined()) {
+      p.mutable_grad().copy_(slot);
+    } else {
+      p.mutable_grad() = slot.clone();
+    }
+    offset += p.numel();
+  }
+  return totals;
+}
+
+}  // namespace llamarec
