@@ -9,13 +9,17 @@ namespace llamarec {
 
 void commit_file_atomic(const std::string& path, const std::function<void(const std::string&)>& write) {
   const std::filesystem::path target(path);
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
+  std::error_code ec;
+  if (target.has_parent_path()) {
+    std::filesystem::create_directories(target.parent_path(), ec);
+    if (ec) fail("{}: cannot create directory {}: {}", path, target.parent_path().string(), ec.message());
+  }
   const std::string tmp = path + ".tmp";
   try {
     write(tmp);
-    std::filesystem::rename(tmp, target);
+    std::filesystem::rename(tmp, target, ec);
+    if (ec) fail("{}: cannot rename {} into place: {}", path, tmp, ec.message());
   } catch (...) {
-    std::error_code ec;
     std::filesystem::remove(tmp, ec);
     throw;
   }

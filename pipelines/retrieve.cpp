@@ -1,0 +1,149 @@
+#include "pipelines/retrieve.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/atomic_file.h"
+#include "core/candidates_file.h"
+#include "core/error.h"
+#include "core/ranking_metrics.h"
+#include "core/sequence_dataset.h"
+#include "distributed/gather_rows.h"
+#include "pipelines/retriever_checkpoint.h"
+#include "pipelines/retriever_scoring.h"
+
+namespace llamarec {
+namespace {
+
+const std::vector<int64_t> kRetrieverKs = {1, 5, 10, 20, 50};
+
+struct ScoredSplit {
+  CandidateSplit top;  // this rank's rows until gathered
+  RankingMetrics metrics{kRetrieverKs};
+};
+
+// Scores this shard's users on `split`: exact metrics (all-reduced) and, when top_k > 0, the top-k
+// candidates of all users (gathered on every rank, user order).
+ScoredSplit score_split(LruRec& model, const SequenceDataset& shard, Split split, const Config& config,
+                        int64_t top_k, Communicator& comm) {
+  ScoredSplit out;
+  std::vector<torch::Tensor> users, items, scores, labels;
+  const ScoringOptions options{split, config.retriever.max_len, true, config.retriever.eval_batch_size};
+  for_each_scored_batch(model, shard, options,
+                        [&](const std::vector<int64_t>& local, const torch::Tensor& s, const torch::Tensor& label) {
+                          out.metrics.add_scores(s, label);
+                          if (top_k <= 0) return;
+                          auto [values, indices] = s.topk(top_k, 1);  // sorted, best first
+                          std::vector<int64_t> global;
+                          for (const auto u : local) global.push_back(shard.global_user(u));
+                          users.push_back(torch::tensor(global, torch::kLong));
+                          items.push_back(indices);
+                          scores.push_back(values);
+                          labels.push_back(label);
+                        });
+  auto sums = out.metrics.sums();
+  comm.all_reduce(sums, ReduceOp::kSum);
+  out.metrics.set_sums(sums);
+  if (top_k > 0) {
+    auto cat = [&](std::vector<torch::Tensor>& parts, torch::Tensor empty) {
+      return parts.empty() ? empty : torch::cat(parts, 0);
+    };
+    out.top.user = all_gather_rows(comm, cat(users, torch::zeros({0}, torch::kLong)));
+    out.top.items = all_gather_rows(comm, cat(items, torch::zeros({0, top_k}, torch::kLong)));
+    out.top.scores = all_gather_rows(comm, cat(scores, torch::zeros({0, top_k}, torch::kFloat32)));
+    out.top.label = all_gather_rows(comm, cat(labels, torch::zeros({0}, torch::kLong)));
+  }
+  return out;
+}
+
+nlohmann::json metrics_json(const MetricMap& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : m) j[k] = v;
+  return j;
+}
+
+void log_metrics(const std::string& title, const MetricMap& m) {
+  spdlog::info("{:<16} Recall@5 {:.4f} Recall@10 {:.4f} Recall@20 {:.4f} | NDCG@5 {:.4f} NDCG@10 {:.4f} | "
+               "MRR@5 {:.4f} MRR@10 {:.4f}",
+               title, m.at("Recall@5"), m.at("Recall@10"), m.at("Recall@20"), m.at("NDCG@5"), m.at("NDCG@10"),
+               m.at("MRR@5"), m.at("MRR@10"));
+}
+
+}  // namespace
+
+void update_metrics_file(const std::string& path, const std::string& key, const std::string& json_value) {
+  nlohmann::json root = nlohmann::json::object();
+  if (std::filesystem::exists(path)) {
+    std::ifstream in(path);
+    try {
+      root = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+      fail("{}: existing metrics file is not valid JSON ({}); move it away first", path, e.what());
+    }
+  }
+  root[key] = nlohmann::json::parse(json_value);
+  write_file_atomic(path, root.dump(2) + "\n");
+}
+
+SplitMetrics run_retrieve(const Config& config, Communicator& comm) {
+  const std::string dataset_path = config.in_run_dir(config.data.dataset);
+  const std::string checkpoint = config.in_run_dir(config.retriever.checkpoint);
+  const std::string output = config.in_run_dir(config.retrieval.candidates);
+  const int64_t k = config.retrieval.top_k;
+  const auto shard = SequenceDataset::open_shard(dataset_path, comm.rank(), comm.size());
+  auto model = load_retriever(checkpoint);
+  if (model->config().num_items != shard.num_items()) {
+    fail("{}: retriever was trained for {} items but {} has {}", checkpoint, model->config().num_items, dataset_path,
+         shard.num_items());
+  }
+  if (k > shard.num_items()) fail("{}: retrieval.top_k = {} exceeds the {} items", config.source, k, shard.num_items());
+
+  auto val = score_split(model, shard, Split::kVal, config, k, comm);
+  auto test = score_split(model, shard, Split::kTest, config, k, comm);
+  SplitMetrics result{val.metrics.means(), test.metrics.means(), test.metrics.count()};
+  log_metrics("retriever val", result.val);
+  log_metrics("retriever test", result.test);
+  if (comm.rank() == 0) {
+    Candidates c;
+    c.k = k;
+    c.num_users = shard.num_users();
+    c.num_items = shard.num_items();
+    c.val = val.top;
+    c.test = test.top;
+    c.attributes["dataset"] = dataset_path;
+    c.attributes["retriever"] = checkpoint;
+    for (const auto& [name, v] : result.val) c.attributes["val_" + name] = v;
+    for (const auto& [name, v] : result.test) c.attributes["test_" + name] = v;
+    write_candidates(output, c);
+    spdlog::info("wrote {} (top-{} for {} val and {} test users)", output, k, c.val.user.numel(),
+                 c.test.user.numel());
+  }
+  comm.barrier();
+  return result;
+}
+
+SplitMetrics run_evaluate_retriever(const Config& config, Communicator& comm) {
+  const std::string dataset_path = config.in_run_dir(config.data.dataset);
+  const auto shard = SequenceDataset::open_shard(dataset_path, comm.rank(), comm.size());
+  auto model = load_retriever(config.in_run_dir(config.retriever.checkpoint));
+  auto val = score_split(model, shard, Split::kVal, config, 0, comm);
+  auto test = score_split(model, shard, Split::kTest, config, 0, comm);
+  SplitMetrics result{val.metrics.means(), test.metrics.means(), test.metrics.count()};
+  log_metrics("retriever val", result.val);
+  log_metrics("retriever test", result.test);
+  if (comm.rank() == 0) {
+    nlohmann::json j = {{"users", result.users},
+                        {"ranks", comm.size()},
+                        {"protocol", "full ranking over all items, input window masked, exact over all users"},
+                        {"val", metrics_json(result.val)},
+                        {"test", metrics_json(result.test)}};
+    update_metrics_file(config.in_run_dir(config.eval.metrics), "retriever", j.dump());
+  }
+  comm.barrier();
+  return result;
+}
+
+}  // namespace llamarec

@@ -1,0 +1,53 @@
+#include "pipelines/retriever_scoring.h"
+
+#include "pipelines/retriever_examples.h"
+
+namespace llamarec {
+
+void for_each_scored_batch(LruRec& model, const SequenceDataset& shard, const ScoringOptions& options,
+                           const std::function<void(const std::vector<int64_t>&, const torch::Tensor&,
+                                                    const torch::Tensor&)>& consume) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();
+  std::vector<int64_t> users;
+  for (int64_t u = 0; u < shard.num_local_users(); ++u) {
+    if (shard.has_eval(u)) users.push_back(u);
+  }
+  for (size_t begin = 0; begin < users.size(); begin += static_cast<size_t>(options.batch_size)) {
+    const size_t end = std::min(users.size(), begin + static_cast<size_t>(options.batch_size));
+    const std::vector<int64_t> batch_users(users.begin() + static_cast<std::ptrdiff_t>(begin),
+                                           users.begin() + static_cast<std::ptrdiff_t>(end));
+    const auto b = static_cast<int64_t>(batch_users.size());
+    auto tokens = torch::empty({b, options.max_len}, torch::kLong);  // [b, max_len]
+    auto labels = torch::empty({b}, torch::kLong);                   // [b]
+    for (int64_t i = 0; i < b; ++i) {
+      const EvalExample ex = shard.example(batch_users[static_cast<size_t>(i)], options.split);
+      tokens[i] = left_padded_window(ex.history, options.max_len);
+      labels[i] = static_cast<int64_t>(ex.target);
+    }
+    auto scores = model->scores_last(tokens).to(torch::kFloat32);  // [b, I+1]
+    if (options.exclude_history) {
+      // Padding 0 sits in the window too, so this also masks column 0 for short histories.
+      scores.scatter_(1, tokens, kMaskedScore);
+    }
+    scores.select(1, 0).fill_(kMaskedScore);
+    consume(batch_users, scores, labels);
+  }
+  if (was_training) model->train();
+}
+
+RankingMetrics evaluate_retriever(LruRec& model, const SequenceDataset& shard, const ScoringOptions& options,
+                                  const std::vector<int64_t>& ks, Communicator& comm) {
+  RankingMetrics metrics(ks);
+  for_each_scored_batch(model, shard, options,
+                        [&](const std::vector<int64_t>&, const torch::Tensor& scores, const torch::Tensor& labels) {
+                          metrics.add_scores(scores, labels);
+                        });
+  auto sums = metrics.sums();
+  comm.all_reduce(sums, ReduceOp::kSum);
+  metrics.set_sums(sums);
+  return metrics;
+}
+
+}  // namespace llamarec
