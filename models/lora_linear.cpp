@@ -1,0 +1,75 @@
+#include "models/lora_linear.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace llamarec {
+
+torch::Tensor linear_forward(const LinearWeights& w, const torch::Tensor& x, bool training) {
+  auto out = torch::linear(x, w.weight);
+  if (!w.lora_a.defined()) return out;
+  auto h = x.to(w.lora_a.scalar_type());
+  if (training && w.lora_dropout > 0) h = torch::dropout(h, w.lora_dropout, /*train=*/true);
+  auto delta = torch::linear(torch::linear(h, w.lora_a), w.lora_b) * w.lora_scaling;
+  return out + delta.to(out.scalar_type());
+}
+
+LoraLinearImpl::LoraLinearImpl(int64_t in_features, int64_t out_features, torch::TensorOptions options)
+    : in_features_(in_features), out_features_(out_features) {
+  weight = register_parameter("weight", torch::empty({out_features, in_features}, options));
+}
+
+void LoraLinearImpl::enable_lora(int64_t r, double alpha, double dropout, torch::Dtype dtype) {
+  if (has_lora()) fail("LoRA adapter already present on a {}x{} linear layer", out_features_, in_features_);
+  if (r <= 0) fail("LoRA rank must be positive, got {}", r);
+  if (dropout < 0 || dropout >= 1) fail("LoRA dropout must be in [0, 1), got {}", dropout);
+  lora_A = register_module("lora_A", torch::nn::Linear(torch::nn::LinearOptions(in_features_, r).bias(false)));
+  lora_B = register_module("lora_B", torch::nn::Linear(torch::nn::LinearOptions(r, out_features_).bias(false)));
+  lora_A->to(weight.device(), dtype);
+  lora_B->to(weight.device(), dtype);
+  {
+    torch::NoGradGuard no_grad;
+    // PEFT's reset_lora_parameters: A ~ kaiming_uniform(a=√5), i.e. U(±1/√in); B = 0, so the
+    // adapted layer starts equal to the base layer.
+    torch::nn::init::kaiming_uniform_(lora_A->weight, std::sqrt(5.0));
+    lora_B->weight.zero_();
+  }
+  rank_ = r;
+  alpha_ = alpha;
+  dropout_ = dropout;
+  merged_ = false;
+}
+
+void LoraLinearImpl::merge() {
+  if (!has_lora()) fail("merge: the linear layer has no LoRA adapter");
+  if (merged_) return;
+  torch::NoGradGuard no_grad;
+  const auto delta = torch::matmul(lora_B->weight, lora_A->weight) * (alpha_ / rank_);  // [out, in]
+  weight.add_(delta.to(weight.scalar_type()));
+  merged_ = true;
+}
+
+void LoraLinearImpl::unmerge() {
+  if (!merged_) return;
+  torch::NoGradGuard no_grad;
+  const auto delta = torch::matmul(lora_B->weight, lora_A->weight) * (alpha_ / rank_);
+  weight.sub_(delta.to(weight.scalar_type()));
+  merged_ = false;
+}
+
+LinearWeights LoraLinearImpl::weights() const {
+  LinearWeights w;
+  w.weight = weight;
+  if (has_lora() && !merged_) {
+    w.lora_a = lora_A->weight;
+    w.lora_b = lora_B->weight;
+    w.lora_scaling = alpha_ / rank_;
+    w.lora_dropout = dropout_;
+  }
+  return w;
+}
+
+torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) { return linear_forward(weights(), x, is_training()); }
+
+}  // namespace llamarec
