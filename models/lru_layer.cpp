@@ -1,0 +1,39 @@
+#include "models/lru_layer.h"
+
+#include <cmath>
+
+#include "models/lru_dropout.h"
+#include "models/lru_scan.h"
+
+namespace llamarec {
+
+torch::Tensor lru_lambda(const torch::Tensor& params_log) {
+  const auto modulus = torch::exp(-torch::exp(params_log[0]));  // [H]
+  const auto angle = torch::exp(params_log[1]);                  // [H]
+  return torch::cat({modulus * torch::cos(angle), modulus * torch::sin(angle)}, 0);
+}
+
+LruLayerImpl::LruLayerImpl(int64_t d_model, double dropout_p, double r_min, double r_max)
+    : d_model(d_model), hidden(2 * d_model), dropout(dropout_p) {
+  const auto u1 = torch::rand({hidden});
+  const auto u2 = torch::rand({hidden});
+  const auto nu_log = torch::log(-0.5 * torch::log(u1 * (r_max * r_max - r_min * r_min) + r_min * r_min));
+  const auto theta_log = torch::log(u2 * (2.0 * M_PI));
+  const auto modulus = torch::exp(-torch::exp(nu_log));
+  const auto gamma_log = torch::log(torch::sqrt(1.0 - modulus * modulus));
+  params_log = register_parameter("params_log", torch::stack({nu_log, theta_log, gamma_log}));
+  in_proj = register_module("in_proj", LruComplexLinear(d_model, hidden));
+  out_proj = register_module("out_proj", LruComplexLinear(hidden, d_model));
+  layer_norm = register_module("layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model}).eps(1e-5)));
+}
+
+torch::Tensor LruLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan) {
+  const auto lambda = lru_lambda(params_log);                  // [2H]
+  const auto gamma = torch::exp(params_log[2]).repeat({2});    // [2H], scales real and imaginary parts
+  // γ ⊙ (W x + b) with γ folded into the (small) packed weight instead of the [B, L, 2H] output.
+  auto h = torch::linear(x, in_proj->packed_weight() * gamma.unsqueeze(1), in_proj->packed_bias() * gamma);
+  h = scan == LruScan::kFused ? lru_fused_scan(h, lambda, mask) : lru_parallel_scan(h, lambda, mask);  // [B, L, 2H]
+  return layer_norm(lru_dropout(out_proj->real_part_forward(h), dropout, is_training()) + x);
+}
+
+}  // namespace llamarec

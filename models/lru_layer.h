@@ -1,0 +1,35 @@
+// The LRU layer (reference LRULayer, spec §2.1): a diagonal complex linear recurrence with H = 2·D
+// channels between a complex input and output projection, then a residual and LayerNorm.
+#pragma once
+#include <torch/torch.h>
+
+#include "models/lru_complex_linear.h"
+#include "models/lru_config.h"
+
+namespace llamarec {
+
+// λ = exp(−exp(nu_log) + i·exp(theta_log)) from params_log [3, H] (rows nu_log, theta_log,
+// gamma_log) as [2H] = [Re λ | Im λ].
+torch::Tensor lru_lambda(const torch::Tensor& params_log);
+
+class LruLayerImpl : public torch::nn::Module {
+ public:
+  // Ring init: |λ| uniform over the annulus r_min ≤ |λ| ≤ r_max, arg λ uniform in [0, 2π),
+  // γ = sqrt(1 − |λ|²).
+  LruLayerImpl(int64_t d_model, double dropout, double r_min, double r_max);
+
+  // x: [B, L, D], mask: [B, L] bool (true = real item) → [B, L, D].
+  // LayerNorm(Dropout(Re(out_proj(scan(in_proj(x)·γ)))) + x).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan);
+
+  int64_t d_model;
+  int64_t hidden;             // H = 2·d_model complex channels
+  torch::Tensor params_log;   // [3, H]
+  LruComplexLinear in_proj{nullptr};   // D → H
+  LruComplexLinear out_proj{nullptr};  // H → D
+  double dropout;  // on Re(out_proj(h)), before the residual (lru_dropout)
+  torch::nn::LayerNorm layer_norm{nullptr};
+};
+TORCH_MODULE(LruLayer);
+
+}  // namespace llamarec
