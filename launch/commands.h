@@ -36,5 +36,7 @@ void register_commands(CLI::App& app, CommandRegistry& registry);
 
 // One per command_*.cpp.
 void register_config_command(CLI::App& app, CommandRegistry& registry);
+void register_data_commands(CLI::App& app, CommandRegistry& registry);
+void register_retriever_commands(CLI::App& app, CommandRegistry& registry);
 
 }  // namespace llamarec
