@@ -18,6 +18,7 @@ const char* type_name(const int64_t*) { return "an integer"; }
 const char* type_name(const double*) { return "a number"; }
 const char* type_name(const bool*) { return "a boolean (true/false)"; }
 const char* type_name(const std::string*) { return "a string"; }
+const char* type_name(const std::vector<std::string>*) { return "an array of strings"; }
 
 const char* node_type_name(const toml::node& node) {
   switch (node.type()) {
@@ -48,6 +49,18 @@ bool read_node(const toml::node& node, bool& out) {
 bool read_node(const toml::node& node, std::string& out) {
   if (auto v = node.value_exact<std::string>()) return out = *v, true;
   return false;
+}
+
+bool read_node(const toml::node& node, std::vector<std::string>& out) {
+  const toml::array* array = node.as_array();
+  if (!array) return false;
+  std::vector<std::string> values;
+  for (const auto& item : *array) {
+    auto v = item.value_exact<std::string>();
+    if (!v) return false;
+    values.push_back(*v);
+  }
+  return out = values, true;
 }
 
 // Parses a --set value. Strings may be given bare (data.format=movielens) or quoted.
@@ -85,6 +98,23 @@ bool parse_text(const std::string& text, std::string& out) {
   return true;
 }
 
+// Arrays of strings on the command line: comma-separated (q_proj,v_proj), optionally in [ ].
+bool parse_text(const std::string& text, std::vector<std::string>& out) {
+  std::string body = text;
+  if (body.size() >= 2 && body.front() == '[' && body.back() == ']') body = body.substr(1, body.size() - 2);
+  std::vector<std::string> values;
+  std::stringstream in(body);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b == std::string::npos) continue;
+    std::string v;
+    parse_text(item.substr(b, e - b + 1), v);
+    values.push_back(v);
+  }
+  return out = values, true;
+}
+
 std::string toml_value(int64_t v) { return std::to_string(v); }
 std::string toml_value(bool v) { return v ? "true" : "false"; }
 std::string toml_value(double v) {
@@ -109,6 +139,11 @@ std::string toml_value(const std::string& v) {
     }
   }
   return out + "\"";
+}
+std::string toml_value(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + toml_value(v[i]);
+  return out + "]";
 }
 
 // Fills sections from a parsed TOML table; every key of the file must be known.
@@ -256,6 +291,34 @@ void validate_config(const Config& c) {
   require(c.retrieval.top_k >= 1, c, "retrieval.top_k", ">= 1");
   require(!c.retrieval.candidates.empty(), c, "retrieval.candidates", "a non-empty path");
   require(!c.eval.metrics.empty(), c, "eval.metrics", "a non-empty path");
+  const auto& k = c.ranker;
+  require(one_of(k.dtype, {"auto", "float32", "bfloat16"}), c, "ranker.dtype", "auto, float32 or bfloat16");
+  require(k.batch_size >= 1, c, "ranker.batch_size", ">= 1");
+  require(k.eval_batch_size >= 1, c, "ranker.eval_batch_size", ">= 1");
+  require(k.lr > 0, c, "ranker.lr", "> 0");
+  require(k.warmup_steps >= 0, c, "ranker.warmup_steps", ">= 0");
+  require(k.weight_decay >= 0, c, "ranker.weight_decay", ">= 0");
+  require(k.clip_grad_norm >= 0, c, "ranker.clip_grad_norm", ">= 0 (0 = off)");
+  require(k.epochs >= 1, c, "ranker.epochs", ">= 1");
+  require(k.max_steps >= 0, c, "ranker.max_steps", ">= 0 (0 = the whole epochs)");
+  require(k.val_interval >= 1, c, "ranker.val_interval", ">= 1");
+  require(k.patience >= 1, c, "ranker.patience", ">= 1");
+  require(k.val_users >= 0, c, "ranker.val_users", ">= 0 (0 = every user of the val subset)");
+  require(k.max_history >= 1, c, "ranker.max_history", ">= 1");
+  require(k.max_title_tokens >= 1, c, "ranker.max_title_tokens", ">= 1");
+  require(k.max_text_tokens >= 16, c, "ranker.max_text_tokens", ">= 16");
+  require(k.num_candidates >= 2 && k.num_candidates <= 26, c, "ranker.num_candidates", "in [2, 26] (letters A..Z)");
+  require(k.num_candidates <= c.retrieval.top_k, c, "ranker.num_candidates", "<= retrieval.top_k");
+  require(one_of(k.letter_ids, {"newline", "dummy_prefix"}), c, "ranker.letter_ids", "newline or dummy_prefix");
+  require(one_of(k.positions, {"arange", "from_mask"}), c, "ranker.positions", "arange or from_mask");
+  require(!k.adapter.empty(), c, "ranker.adapter", "a non-empty path");
+  require(c.lora.r >= 1, c, "lora.r", ">= 1");
+  require(c.lora.alpha > 0, c, "lora.alpha", "> 0");
+  require(c.lora.dropout >= 0 && c.lora.dropout < 1, c, "lora.dropout", "in [0, 1)");
+  require(!c.lora.target_modules.empty(), c, "lora.target_modules", "at least one module name");
+  for (const auto& m : c.lora.target_modules)
+    require(one_of(m, {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}), c,
+            "lora.target_modules", "names among q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (got '" + m + "')");
   require(one_of(c.distributed.backend, {"auto", "mpi", "nccl"}), c, "distributed.backend", "auto, mpi or nccl");
   require(one_of(c.distributed.device, {"auto", "cpu", "cuda"}), c, "distributed.device", "auto, cpu or cuda");
 }

@@ -124,6 +124,82 @@ struct EvalConfig {
   }
 };
 
+struct RankerConfig {
+  std::string model;
+  std::string tokenizer;
+  std::string dtype = "auto";
+  int64_t batch_size = 16;
+  int64_t eval_batch_size = 16;
+  double lr = 1e-4;
+  int64_t warmup_steps = 100;
+  double weight_decay = 0.0;
+  double clip_grad_norm = 1.0;
+  int64_t epochs = 1;
+  int64_t max_steps = 0;
+  int64_t val_interval = 100;
+  int64_t patience = 20;
+  int64_t val_users = 0;
+  int64_t max_history = 20;
+  int64_t max_title_tokens = 32;
+  int64_t max_text_tokens = 1536;
+  int64_t num_candidates = 20;
+  std::string letter_ids = "newline";
+  std::string positions = "arange";
+  std::string adapter = "ranker_adapter";
+
+  template <class V>
+  void visit(V& v) {
+    v("model", model, "base model: a Hugging Face Llama directory (config.json, *.safetensors, tokenizer.model)");
+    v("tokenizer", tokenizer, "SentencePiece tokenizer.model (empty: <model>/tokenizer.model)");
+    v("dtype", dtype, "base weights and compute: auto (bfloat16 on CUDA, float32 on CPU), float32 or bfloat16");
+    v("batch_size", batch_size, "global training batch (split across ranks): 16 for ML, 12 for Amazon (spec 3.6)");
+    v("eval_batch_size", eval_batch_size, "prompts per rank per evaluation forward");
+    v("lr", lr, "AdamW learning rate (linear warmup, then linear decay to 0)");
+    v("warmup_steps", warmup_steps, "linear warmup steps");
+    v("weight_decay", weight_decay, "AdamW weight decay on the LoRA parameters (HF default 0)");
+    v("clip_grad_norm", clip_grad_norm, "global gradient-norm clip (0 = off)");
+    v("epochs", epochs, "passes over the training examples (LlamaRec: 1)");
+    v("max_steps", max_steps, "stop after this many steps (0 = the whole epochs); the schedule decays over it");
+    v("val_interval", val_interval, "validate (NDCG@10 on the val subset) every this many steps");
+    v("patience", patience, "early stopping: validations without a better NDCG@10");
+    v("val_users", val_users, "validate on the first this many users of the val subset (0 = all)");
+    v("max_history", max_history, "history items in the prompt (the most recent ones)");
+    v("max_title_tokens", max_title_tokens, "titles are cut to this many tokens");
+    v("max_text_tokens", max_text_tokens, "prompts longer than this lose their beginning (left truncation, BOS kept)");
+    v("num_candidates", num_candidates, "candidates per prompt, lettered A, B, ... (LlamaRec: 20)");
+    v("letter_ids", letter_ids,
+      "verbalizer ids: newline (the letter tokens as they follow \"\\n\", i.e. the trained ones) or "
+      "dummy_prefix (encode(letter), what the reference code reads; spec 3.4)");
+    v("positions", positions, "position ids of left-padded prompts: arange (HF 4.33, the reference) or from_mask");
+    v("adapter", adapter, "best LoRA adapter in PEFT format (a directory; relative paths are inside run.dir)");
+  }
+};
+
+struct LoraSection {
+  int64_t r = 8;
+  double alpha = 32.0;
+  double dropout = 0.05;
+  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
+
+  template <class V>
+  void visit(V& v) {
+    v("r", r, "LoRA rank");
+    v("alpha", alpha, "LoRA alpha (scaling = alpha / r)");
+    v("dropout", dropout, "dropout on the LoRA input");
+    v("target_modules", target_modules, "projections that get an adapter (--set lora.target_modules=q_proj,v_proj)");
+  }
+};
+
+struct FsdpConfig {
+  bool shard = true;
+
+  template <class V>
+  void visit(V& v) {
+    v("shard", shard,
+      "shard the frozen base weights 1/N per rank (gathered per layer); false replicates them (no gathers)");
+  }
+};
+
 struct DistributedConfig {
   std::string backend = "auto";
   std::string device = "auto";
@@ -141,6 +217,9 @@ struct Config {
   DataConfig data;
   RetrieverConfig retriever;
   RetrievalConfig retrieval;
+  RankerConfig ranker;
+  LoraSection lora;
+  FsdpConfig fsdp;
   EvalConfig eval;
   DistributedConfig distributed;
 
@@ -150,6 +229,9 @@ struct Config {
     v.section("data", data);
     v.section("retriever", retriever);
     v.section("retrieval", retrieval);
+    v.section("ranker", ranker);
+    v.section("lora", lora);
+    v.section("fsdp", fsdp);
     v.section("eval", eval);
     v.section("distributed", distributed);
   }

@@ -1,4 +1,4 @@
-// `llamarec train-retriever`, `llamarec retrieve`, `llamarec evaluate`.
+// `llamarec train-retriever`, `llamarec retrieve`.
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -34,20 +34,6 @@ void register_retriever_commands(CLI::App& app, CommandRegistry& registry) {
       setup_run(config, mpi, {true, true, "retrieve"});
       auto comm = make_communicator("mpi");
       run_retrieve(config, *comm);
-      return 0;
-    });
-  }
-  {
-    auto* command = app.add_subcommand("evaluate", "exact distributed evaluation; writes metrics.json");
-    auto options = std::make_shared<ConfigOptions>();
-    add_config_options(*command, *options);
-    auto stage = std::make_shared<std::string>("retriever");
-    command->add_option("--stage", *stage, "which model to evaluate")->check(CLI::IsMember({"retriever"}));
-    registry.add(command, [options, stage](const MpiContext& mpi) {
-      const Config config = options->load();
-      setup_run(config, mpi, {true, true, "evaluate"});
-      auto comm = make_communicator("mpi");
-      run_evaluate_retriever(config, *comm);
       return 0;
     });
   }

@@ -38,5 +38,7 @@ void register_commands(CLI::App& app, CommandRegistry& registry);
 void register_config_command(CLI::App& app, CommandRegistry& registry);
 void register_data_commands(CLI::App& app, CommandRegistry& registry);
 void register_retriever_commands(CLI::App& app, CommandRegistry& registry);
+void register_generate_command(CLI::App& app, CommandRegistry& registry);
+void register_ranker_commands(CLI::App& app, CommandRegistry& registry);
 
 }  // namespace llamarec

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The main job on a built-in default: installs what is missing, builds, and runs the pipeline as far
-# as it exists today on synthetic data under mpirun -np 2 (override: NP=4 bash launch/demo.sh).
-#   preprocess -> train-retriever (data parallel) -> retrieve (top-20) -> evaluate
+# The main job on a built-in default: installs what is missing, builds, and runs the whole LlamaRec
+# pipeline on synthetic data under mpirun -np 2 (override: NP=4 bash launch/demo.sh):
+#   preprocess -> train-retriever (data parallel) -> retrieve (top-20) -> evaluate retriever
+#   -> train-ranker (LoRA, FSDP-sharded base) -> evaluate ranker
+# The ranker's base model is $RANKER_MODEL, else ../shared/models/stories260K-hf; without either the
+# demo stops after the retriever stages.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/launch/install_deps.sh"
@@ -9,10 +12,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 np="${NP:-2}"
 config="${CONFIG:-configs/demo.toml}"
-run() { "$root/launch/mpirun.sh" "$np" "$@" -c "$config"; }
-run preprocess
-"${BUILD_DIR:-$root/build}/llamarec" info "$(grep -E '^dir' "$config" | cut -d'"' -f2)/dataset.h5"
-run train-retriever
-run retrieve
-run evaluate --stage retriever
-echo "demo: metrics in $(grep -E '^dir' "$config" | cut -d'"' -f2)/metrics.json"
+run_dir="$(grep -E '^dir' "$config" | cut -d'"' -f2)"
+model="${RANKER_MODEL:-$root/../shared/models/stories260K-hf}"
+if [ -f "$model/config.json" ]; then
+  "$root/launch/mpirun.sh" "$np" run "$config" --set "ranker.model=$model"
+else
+  echo "demo: no Llama for the ranker (set RANKER_MODEL=/path/to/hf-llama); running the retriever stages only"
+  "$root/launch/mpirun.sh" "$np" run "$config" --stages preprocess,train-retriever,retrieve,evaluate-retriever
+fi
+"${BUILD_DIR:-$root/build}/llamarec" info "$run_dir/dataset.h5"
+echo "demo: metrics in $run_dir/metrics.json"

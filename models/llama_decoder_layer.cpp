@@ -16,6 +16,17 @@ std::vector<std::pair<std::string, torch::Tensor*>> LayerWeights::base_tensors()
   };
 }
 
+LinearWeights* LayerWeights::linear(const std::string& module) {
+  if (module == "q_proj") return &self_attn.q_proj;
+  if (module == "k_proj") return &self_attn.k_proj;
+  if (module == "v_proj") return &self_attn.v_proj;
+  if (module == "o_proj") return &self_attn.o_proj;
+  if (module == "gate_proj") return &mlp.gate_proj;
+  if (module == "up_proj") return &mlp.up_proj;
+  if (module == "down_proj") return &mlp.down_proj;
+  return nullptr;
+}
+
 torch::Tensor decoder_layer_forward(const LayerWeights& w, const torch::Tensor& hidden, const LayerContext& ctx) {
   auto h = hidden + self_attention_forward(w.self_attn, rms_norm(hidden, w.input_layernorm, ctx.rms_norm_eps), ctx);
   return h + mlp_forward(w.mlp, rms_norm(h, w.post_attention_layernorm, ctx.rms_norm_eps), ctx.training);

@@ -24,6 +24,9 @@ struct LayerWeights {
   // The base (frozen) tensors as (name, slot) in llama_layer_tensor_specs order, for filling the
   // struct from a flat buffer or a checkpoint; LoRA tensors are not included.
   std::vector<std::pair<std::string, torch::Tensor*>> base_tensors();
+  // The projection named by its last module-path component ("q_proj", ..., "down_proj"); nullptr
+  // for other names.
+  LinearWeights* linear(const std::string& module);
 };
 
 // hidden [B, L, D] -> [B, L, D]

@@ -19,6 +19,9 @@ struct LoraConfig {
   std::vector<std::string> target_modules = {"q_proj", "v_proj"};
 };
 
+// Unknown target names, r <= 0 and dropout outside [0, 1) are errors.
+void validate_lora_config(const LoraConfig& config);
+
 // Freezes the base model and adds adapters (parameters in `dtype`, on the model's device). Returns
 // the number of adapted layers. Unknown target names (not one of q_proj, k_proj, v_proj, o_proj,
 // gate_proj, up_proj, down_proj) and layers that already carry an adapter are errors.

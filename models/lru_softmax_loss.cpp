@@ -26,7 +26,7 @@ class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCros
       at::addmm_out(p, bias, h.narrow(0, r0, rows), weight_t);
       const auto target = t.narrow(0, r0, rows).unsqueeze(1);  // [rows, 1]
       const auto target_score = p.gather(1, target);           // [rows, 1]
-      const auto max = std::get<0>(p.max(1, true));             // [rows, 1]
+      const auto max = p.amax(1, true);                          // [rows, 1]
       p.sub_(max).exp_();
       const auto sum = p.sum(1, true);                           // [rows, 1]
       p.div_(sum);

@@ -49,10 +49,16 @@ LoraConfig config_of(const LlamaForCausalLMImpl& model) {
 
 void save_peft_adapter(const std::string& dir, const LlamaForCausalLMImpl& model,
                        const std::string& base_model_name_or_path) {
-  const auto config = config_of(model);
+  save_peft_adapter_tensors(dir, lora_tensors(model), config_of(model), base_model_name_or_path);
+}
+
+void save_peft_adapter_tensors(const std::string& dir, const std::map<std::string, torch::Tensor>& adapter,
+                               const LoraConfig& config, const std::string& base_model_name_or_path) {
+  if (adapter.empty()) fail("{}: no LoRA adapter tensors to save", dir);
   std::map<std::string, torch::Tensor> tensors;
-  for (const auto& [name, tensor] : lora_tensors(model)) tensors[kPrefix + name] = tensor;
+  for (const auto& [name, tensor] : adapter) tensors[kPrefix + name] = tensor.detach();
   const std::filesystem::path root(dir);
+  std::filesystem::create_directories(root);
   save_safetensors((root / kWeightsFile).string(), tensors, {{"format", "pt"}});
 
   const nlohmann::json json = {
@@ -75,6 +81,18 @@ void save_peft_adapter(const std::string& dir, const LlamaForCausalLMImpl& model
       {"revision", nullptr},
   };
   write_file_atomic((root / kConfigFile).string(), json.dump(2) + "\n");
+}
+
+void load_peft_adapter_tensors(const std::string& dir, std::map<std::string, torch::Tensor>& params) {
+  const auto weights_path = (std::filesystem::path(dir) / kWeightsFile).string();
+  if (!std::filesystem::exists(weights_path))
+    fail("{}: adapter weights not found (only the safetensors format is supported)", weights_path);
+  SafetensorsCheckpoint checkpoint(weights_path);
+  std::vector<TensorSpec> expected;
+  for (const auto& [name, tensor] : params) expected.push_back({kPrefix + name, tensor.sizes().vec()});
+  validate_checkpoint(checkpoint, expected);
+  torch::NoGradGuard no_grad;
+  for (auto& [name, tensor] : params) tensor.copy_(checkpoint.load(kPrefix + name, tensor.scalar_type()));
 }
 
 LoraConfig load_peft_config(const std::string& dir) {
@@ -138,16 +156,8 @@ LoraConfig load_peft_adapter(const std::string& dir, LlamaForCausalLMImpl& model
            fmt::join(present.target_modules, ","));
   }
 
-  const auto weights_path = (std::filesystem::path(dir) / kWeightsFile).string();
-  if (!std::filesystem::exists(weights_path))
-    fail("{}: adapter weights not found (only the safetensors format is supported)", weights_path);
-  SafetensorsCheckpoint checkpoint(weights_path);
   auto params = lora_tensors(model);
-  std::vector<TensorSpec> expected;
-  for (const auto& [name, tensor] : params) expected.push_back({kPrefix + name, tensor.sizes().vec()});
-  validate_checkpoint(checkpoint, expected);
-  torch::NoGradGuard no_grad;
-  for (auto& [name, tensor] : params) tensor.copy_(checkpoint.load(kPrefix + name, tensor.scalar_type()));
+  load_peft_adapter_tensors(dir, params);
   return config;
 }
 

@@ -15,6 +15,14 @@ namespace llamarec {
 void save_peft_adapter(const std::string& dir, const LlamaForCausalLMImpl& model,
                        const std::string& base_model_name_or_path);
 
+// The same from adapter tensors held elsewhere (a sharded model): `tensors` by module path without
+// PEFT's prefix ("model.layers.N.self_attn.q_proj.lora_A.weight").
+void save_peft_adapter_tensors(const std::string& dir, const std::map<std::string, torch::Tensor>& tensors,
+                               const LoraConfig& config, const std::string& base_model_name_or_path);
+// Copies the saved adapter weights into `tensors` (same naming), which must match the file exactly
+// in names and shapes.
+void load_peft_adapter_tensors(const std::string& dir, std::map<std::string, torch::Tensor>& tensors);
+
 // Reads and validates <dir>/adapter_config.json; PEFT features we do not implement (bias other
 // than "none", fan_in_fan_out, rsLoRA, DoRA, rank/alpha patterns, layer subsets, regex targets,
 // modules_to_save) are errors naming the file and key.

@@ -1,0 +1,40 @@
+// The ranker's examples (spec §3.5).
+//
+// Training: every user, every prefix of the train list: for i = 2..|train| the target is train[i-1]
+// and the history train[:i-1]; the candidates are the target plus num_candidates-1 negatives drawn
+// uniformly from all items, never an item of the prefix nor the target, then shuffled, so the
+// answer letter is uniform. Deviation from the reference: negatives are distinct (the reference
+// may draw one twice, showing the same title under two letters). The draws come from an RNG seeded
+// by (seed, global user, i), so the examples are the same for any number of ranks.
+//
+// Validation / test: users whose held-out item is among the retriever's top num_candidates
+// ("valid retrieval subset"), candidates in retriever order (A = best), not shuffled.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/candidates_file.h"
+#include "core/sequence_dataset.h"
+
+namespace llamarec {
+
+struct RankerExample {
+  int64_t local_user = 0;           // in the shard
+  int64_t history_end = 0;          // history = the user's items[:history_end]
+  std::vector<int64_t> candidates;  // item ids in letter order
+  int64_t answer = 0;               // index of the target in candidates
+  int64_t retriever_rank = 0;       // eval: 1-based rank of the target in the retriever's list
+};
+
+// This shard's training examples in (user, prefix) order.
+std::vector<RankerExample> make_ranker_train_examples(const SequenceDataset& shard, int64_t num_candidates,
+                                                      uint64_t seed);
+
+// This shard's users of the valid retrieval subset of `split`. `candidates` holds every user.
+std::vector<RankerExample> make_ranker_eval_examples(const SequenceDataset& shard, const Candidates& candidates,
+                                                     Split split, int64_t num_candidates);
+
+// The history items of an example (chronological).
+std::vector<int32_t> example_history(const SequenceDataset& shard, const RankerExample& example);
+
+}  // namespace llamarec

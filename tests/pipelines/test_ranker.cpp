@@ -1,0 +1,306 @@
+// The ranker: prompt text and tokens exactly as LlamaRec builds them, training and evaluation
+// examples, and (with ../shared's stories260K) training, resume, PEFT adapter output and 2-rank =
+// 1-rank for training and evaluation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "core/candidates_file.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "core/sequence_dataset.h"
+#include "core/sequence_dataset_writer.h"
+#include "core/tokenizer.h"
+#include "distributed/mpi_communicator.h"
+#include "pipelines/evaluate_ranker.h"
+#include "pipelines/preprocess.h"
+#include "pipelines/ranker_examples.h"
+#include "pipelines/ranker_prompt.h"
+#include "pipelines/train_ranker.h"
+#include "tests/test_support.h"
+
+namespace llamarec {
+namespace {
+
+using ::llamarec::testing::TempDir;
+
+TEST(RankerPrompt, TextAndTokensAreLlamaRecs) {
+  LLAMAREC_REQUIRE_SHARED("models/llama2-tokenizer/tokenizer.model");
+  const Tokenizer tok(shared_path.string());
+  const std::vector<std::string> titles = {"", "Pan's Labyrinth (2006)", "Cinderella (1997)", "BASEketball (1998)"};
+  const auto letters = letter_token_ids(tok, candidate_letters(3));
+  const PromptBuilder prompts(tok, titles, letters);
+  const auto text = prompts.text({1, 2}, {3, 1, 2});
+  EXPECT_EQ(text,
+            "### Instruction:\nGiven user history in chronological order, recommend an item from the candidate pool "
+            "with its index letter.\n\n### Input:\nUser history: (1) Pan's Labyrinth (2006) \n (2) Cinderella (1997); "
+            "\n Candidate pool: (A) BASEketball (1998) \n (B) Pan's Labyrinth (2006) \n (C) Cinderella (1997)\n\n"
+            "### Response:\n");
+  const auto eval = prompts.encode({1, 2}, {3, 1, 2});
+  ASSERT_GT(eval.ids.size(), 10u);
+  EXPECT_EQ(eval.ids[0], 1);    // BOS
+  EXPECT_EQ(eval.ids[1], 835);  // "▁###"
+  EXPECT_EQ(eval.ids.back(), 13);  // "\n": the verbalizer reads the next token's logits here
+  const auto train = prompts.encode_train({1, 2}, {3, 1, 2}, 2);
+  ASSERT_EQ(train.ids.size(), eval.ids.size() + 2);
+  EXPECT_EQ(std::vector<int64_t>(train.ids.begin(), train.ids.end() - 2), eval.ids);
+  EXPECT_EQ(train.ids[train.ids.size() - 2], 29907);  // "C" as it follows "\n"
+  EXPECT_EQ(train.ids.back(), 2);                     // EOS
+  // Appending the letter id equals tokenizing prompt + letter, as the reference does.
+  auto whole = tok.encode(text + "C", true);
+  whole.push_back(2);
+  EXPECT_EQ(whole, train.ids);
+  // Only the last 20 history items are shown, numbered from 1.
+  std::vector<int32_t> long_history(25, 1);
+  long_history[5] = 2;
+  const auto shown = prompts.text(long_history, {3});
+  EXPECT_NE(shown.find("(1) Cinderella (1997)"), std::string::npos);
+  EXPECT_EQ(shown.find("(21)"), std::string::npos);
+}
+
+TEST(RankerPrompt, TruncationKeepsBosAndTheAnswerEnd) {
+  LLAMAREC_REQUIRE_SHARED("models/llama2-tokenizer/tokenizer.model");
+  const Tokenizer tok(shared_path.string());
+  std::string long_title;
+  for (int i = 0; i < 60; ++i) long_title += "word" + std::to_string(i) + " ";
+  const std::vector<std::string> titles = {"", long_title, "Short (1999)"};
+  PromptOptions options;
+  options.max_text_tokens = 80;
+  const PromptBuilder prompts(tok, titles, letter_token_ids(tok, candidate_letters(2)), options);
+  // Titles cut to 32 tokens.
+  EXPECT_EQ(tok.encode(prompts.title(1)).size(), 32u);
+  EXPECT_EQ(prompts.title(2), "Short (1999)");
+  const auto eval = prompts.encode({1, 1}, {2, 1});
+  EXPECT_TRUE(eval.truncated);
+  EXPECT_EQ(eval.ids.size(), 80u);
+  EXPECT_EQ(eval.ids[0], 1);
+  EXPECT_EQ(eval.ids.back(), 13);
+  const auto train = prompts.encode_train({1, 1}, {2, 1}, 1);
+  EXPECT_EQ(train.ids.size(), 81u);  // 80 with the letter, then EOS (as the reference's collate)
+  EXPECT_EQ(train.ids[0], 1);
+  const auto short_prompt = prompts.encode({}, {2});
+  ASSERT_LT(short_prompt.ids.size(), 80u);
+  const int64_t pad = 80 - static_cast<int64_t>(short_prompt.ids.size());
+  const auto batch = collate_prompts({eval, short_prompt});
+  EXPECT_EQ(batch.input_ids.size(1), 80);
+  EXPECT_EQ(batch.attention_mask[0].sum().item<int64_t>(), 80);
+  EXPECT_EQ(batch.attention_mask[1].sum().item<int64_t>(), 80 - pad);
+  EXPECT_EQ(batch.input_ids[1][79].item<int64_t>(), 13);  // left padding: every prompt ends last
+  EXPECT_EQ(batch.input_ids[1][pad - 1].item<int64_t>(), 0);
+  EXPECT_EQ(batch.input_ids[1][pad].item<int64_t>(), 1);
+}
+
+void write_dataset(const std::string& path, const std::vector<std::vector<int32_t>>& users, int64_t num_items) {
+  SequenceData d;
+  d.item_titles.push_back("");
+  d.item_raw_ids.push_back("");
+  for (int64_t i = 1; i <= num_items; ++i) {
+    d.item_titles.push_back("item " + std::to_string(i));
+    d.item_raw_ids.push_back(std::to_string(i));
+  }
+  d.offsets.push_back(0);
+  for (size_t u = 0; u < users.size(); ++u) {
+    d.user_raw_ids.push_back(std::to_string(u));
+    d.items.insert(d.items.end(), users[u].begin(), users[u].end());
+    d.offsets.push_back(static_cast<int64_t>(d.items.size()));
+  }
+  write_sequence_dataset(path, d, {{"source_format", std::string("test")}});
+}
+
+TEST(RankerExamples, TrainingPrefixesWithDistinctNegativesOutsideThePrefix) {
+  TempDir tmp;
+  const auto path = (tmp / "d.h5").string();
+  write_dataset(path, {{1, 2, 3, 4, 5, 6, 7}, {10, 11, 12, 13, 14}, {3, 3, 9, 8, 2, 1}}, 30);
+  const auto ds = SequenceDataset::open(path);
+  const auto ex = make_ranker_train_examples(ds, 20, 42);
+  ASSERT_EQ(ex.size(), 4u + 2u + 3u);  // sum over users of (|train| - 1)
+  for (const auto& e : ex) {
+    const auto train = ds.train_items(e.local_user);
+    const int64_t target = train[e.history_end];
+    ASSERT_EQ(e.candidates.size(), 20u);
+    EXPECT_EQ(e.candidates[e.answer], target);
+    EXPECT_EQ(std::set<int64_t>(e.candidates.begin(), e.candidates.end()).size(), 20u);
+    std::set<int64_t> prefix(train.begin(), train.begin() + e.history_end);
+    for (const auto c : e.candidates) {
+      EXPECT_TRUE(c == target || !prefix.count(c)) << c;
+      EXPECT_GE(c, 1);
+      EXPECT_LE(c, 30);
+    }
+  }
+  EXPECT_EQ(ex[0].history_end, 1);
+  EXPECT_EQ(ex[3].history_end, 4);
+  // Deterministic in the seed, different across seeds; answer letters vary.
+  const auto again = make_ranker_train_examples(ds, 20, 42);
+  const auto other = make_ranker_train_examples(ds, 20, 43);
+  std::set<int64_t> answers;
+  for (size_t i = 0; i < ex.size(); ++i) {
+    EXPECT_EQ(ex[i].candidates, again[i].candidates);
+    answers.insert(ex[i].answer);
+  }
+  EXPECT_NE(ex[0].candidates, other[0].candidates);
+  EXPECT_GT(answers.size(), 3u);
+  // Too few items for the candidate pool: a clear error.
+  write_dataset((tmp / "small.h5").string(), {{1, 2, 3, 4, 5}}, 6);
+  EXPECT_THROW(make_ranker_train_examples(SequenceDataset::open((tmp / "small.h5").string()), 20, 1), Error);
+}
+
+Candidates handmade_candidates(const SequenceDataset& ds, int64_t k) {
+  // User u's list: the label at position u % (k+1) (k means "not retrieved").
+  Candidates c;
+  c.k = k;
+  c.num_users = ds.num_users();
+  c.num_items = ds.num_items();
+  for (auto* part : {&c.val, &c.test}) {
+    const bool val = part == &c.val;
+    std::vector<int64_t> users, labels, items;
+    for (int64_t u = 0; u < ds.num_users(); ++u) {
+      const auto ex = ds.example(u, val ? Split::kVal : Split::kTest);
+      users.push_back(u);
+      labels.push_back(ex.target);
+      const int64_t pos = u % (k + 1);
+      int64_t filler = 1;
+      for (int64_t j = 0; j < k; ++j) {
+        if (j == pos) {
+          items.push_back(ex.target);
+          continue;
+        }
+        while (filler == ex.target) ++filler;
+        items.push_back(filler++);
+      }
+    }
+    part->user = torch::tensor(users, torch::kLong);
+    part->label = torch::tensor(labels, torch::kLong);
+    part->items = torch::tensor(items, torch::kLong).view({-1, k});
+    part->scores = torch::zeros({ds.num_users(), k});
+  }
+  return c;
+}
+
+TEST(RankerExamples, EvaluationUsesTheValidRetrievalSubsetInRetrieverOrder) {
+  TempDir tmp;
+  const auto path = (tmp / "d.h5").string();
+  std::vector<std::vector<int32_t>> users;
+  for (int u = 0; u < 12; ++u) users.push_back({u % 5 + 20, 21, 22, 23, u + 30});
+  write_dataset(path, users, 50);
+  const auto ds = SequenceDataset::open(path);
+  const auto cands = handmade_candidates(ds, 5);
+  const auto test = make_ranker_eval_examples(ds, cands, Split::kTest, 5);
+  ASSERT_EQ(test.size(), 10u);  // users 5 and 11 were not retrieved
+  for (const auto& e : test) {
+    EXPECT_EQ(e.answer, e.local_user % 6);
+    EXPECT_EQ(e.retriever_rank, e.answer + 1);
+    EXPECT_EQ(e.candidates[e.answer], ds.items(e.local_user)[4]);
+    EXPECT_EQ(e.history_end, 4);
+  }
+  const auto val = make_ranker_eval_examples(ds, cands, Split::kVal, 5);
+  EXPECT_EQ(val.front().history_end, 3);
+  // Only the first num_candidates count: with 3, positions 3 and 4 are misses.
+  EXPECT_EQ(make_ranker_eval_examples(ds, cands, Split::kTest, 3).size(), 6u);
+}
+
+// ---- training and evaluation with a real pretrained model (stories260K) ----
+
+std::string make_synthetic(const std::filesystem::path& path) {
+  PreprocessOptions o;
+  o.format = "synthetic";
+  o.output = path.string();
+  o.synthetic.users = 40;
+  o.synthetic.items = 60;
+  o.synthetic.min_length = 6;
+  o.synthetic.max_length = 14;
+  run_preprocess(o);
+  return path.string();
+}
+
+Config ranker_config(const std::filesystem::path& dir, const std::string& dataset, const std::string& candidates,
+                     const std::filesystem::path& model) {
+  Config c = load_config("", {"ranker.batch_size=4", "ranker.eval_batch_size=3", "ranker.max_steps=8",
+                              "ranker.val_interval=4", "ranker.warmup_steps=2", "ranker.lr=2e-3",
+                              "ranker.max_history=4", "ranker.max_text_tokens=384", "ranker.val_users=9",
+                              "lora.dropout=0"});
+  c.run.dir = dir.string();
+  c.data.dataset = dataset;
+  c.retrieval.candidates = candidates;
+  c.ranker.model = model.string();
+  return c;
+}
+
+TEST(RankerTraining, LearnsSavesAPeftAdapterResumesAndEvaluates) {
+  LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  const auto dataset = make_synthetic(tmp / "d.h5");
+  const auto ds = SequenceDataset::open(dataset);
+  write_candidates((tmp / "c.h5").string(), handmade_candidates(ds, 20));
+  auto c = ranker_config(tmp / "run", dataset, (tmp / "c.h5").string(), shared_path.parent_path());
+  const auto result = train_ranker(c, self);
+  ASSERT_EQ(result.curve.size(), 3u);  // steps 0, 4, 8
+  EXPECT_EQ(result.steps, 8);
+  EXPECT_LT(result.curve[2].train_loss, result.curve[1].train_loss);
+  const auto adapter = std::filesystem::path(c.in_run_dir(c.ranker.adapter));
+  ASSERT_TRUE(std::filesystem::exists(adapter / "adapter_config.json"));
+  const SafetensorsCheckpoint saved((adapter / "adapter_model.safetensors").string());
+  EXPECT_TRUE(saved.contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"));
+  EXPECT_TRUE(saved.contains("base_model.model.model.layers.4.self_attn.v_proj.lora_B.weight"));
+  EXPECT_EQ(saved.names().size(), 5u * 2 * 2);  // layers x {q, v} x {A, B}
+
+  // Resume with a higher limit continues from the saved state (schedule over the new total).
+  c.ranker.max_steps = 12;
+  const auto resumed = train_ranker(c, self);
+  EXPECT_EQ(resumed.steps, 12);
+  ASSERT_EQ(resumed.curve.size(), 4u);
+  EXPECT_EQ(resumed.curve[2].step, 8);
+
+  const auto m = run_evaluate_ranker(c, self);
+  const int64_t users = ds.num_users();
+  EXPECT_EQ(m.users, users);
+  int64_t retrieved = 0;
+  for (int64_t u = 0; u < users; ++u) retrieved += (u % 21) < 20 ? 1 : 0;  // position 20 = not in the top 20
+  EXPECT_EQ(m.subset_users, retrieved);
+  EXPECT_NEAR(m.ranker_overall.at("NDCG@10"),
+              m.ranker_subset.at("NDCG@10") * static_cast<double>(m.subset_users) / static_cast<double>(users), 1e-12);
+  // The handmade retriever puts the answer at position u % 21: its metrics follow exactly.
+  double recall5 = 0;
+  for (int64_t u = 0; u < users; ++u) recall5 += (u % 21) < 5 ? 1 : 0;
+  EXPECT_NEAR(m.retriever_subset.at("Recall@5"), recall5 / m.subset_users, 1e-12);
+}
+
+TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
+  LLAMAREC_REQUIRE_WORLD(2);
+  LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
+  MpiCommunicator world(MPI_COMM_WORLD);
+  TempDir tmp;
+  const auto dataset = make_synthetic(tmp / "d.h5");
+  const auto ds = SequenceDataset::open(dataset);
+  write_candidates((tmp / "c.h5").string(), handmade_candidates(ds, 20));
+  const auto shared_run = std::filesystem::path(LLAMAREC_BINARY_DIR) / "test_tmp" / "ranker_two_ranks";
+  if (world.rank() == 0) {
+    std::filesystem::remove_all(shared_run);
+    std::filesystem::create_directories(shared_run);
+  }
+  world.barrier();
+  auto multi = ranker_config(shared_run, dataset, (tmp / "c.h5").string(), shared_path.parent_path());
+  auto single = ranker_config(tmp / "single", dataset, (tmp / "c.h5").string(), shared_path.parent_path());
+  const auto a = train_ranker(multi, world);
+  MpiCommunicator self(MPI_COMM_SELF);
+  const auto b = train_ranker(single, self);
+  ASSERT_EQ(a.curve.size(), b.curve.size());
+  for (size_t i = 0; i < a.curve.size(); ++i) {
+    EXPECT_NEAR(a.curve[i].train_loss, b.curve[i].train_loss, 1e-4) << i;
+    EXPECT_NEAR(a.curve[i].ndcg10, b.curve[i].ndcg10, 1e-6) << i;
+  }
+  const SafetensorsCheckpoint la(multi.in_run_dir(multi.ranker.adapter) + ".state/lora.safetensors");
+  const SafetensorsCheckpoint lb(single.in_run_dir(single.ranker.adapter) + ".state/lora.safetensors");
+  ASSERT_EQ(la.names(), lb.names());
+  for (const auto& name : la.names()) EXPECT_TRUE(torch::allclose(la.load(name), lb.load(name), 1e-4, 1e-5)) << name;
+  const auto ma = run_evaluate_ranker(multi, world);
+  const auto mb = run_evaluate_ranker(multi, self);
+  EXPECT_EQ(ma.subset_users, mb.subset_users);
+  for (const auto& [k, v] : mb.ranker_subset) EXPECT_NEAR(ma.ranker_subset.at(k), v, 1e-6) << k;
+  for (const auto& [k, v] : mb.retriever_subset) EXPECT_DOUBLE_EQ(ma.retriever_subset.at(k), v) << k;
+}
+
+}  // namespace
+}  // namespace llamarec

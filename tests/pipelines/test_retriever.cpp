@@ -1,0 +1,233 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "core/candidates_file.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "core/sequence_dataset.h"
+#include "core/sequence_dataset_writer.h"
+#include "distributed/data_parallel.h"
+#include "distributed/mpi_communicator.h"
+#include "pipelines/preprocess.h"
+#include "pipelines/retrieve.h"
+#include "pipelines/retriever_checkpoint.h"
+#include "pipelines/retriever_examples.h"
+#include "pipelines/train_retriever.h"
+#include "tests/test_support.h"
+
+namespace llamarec {
+namespace {
+
+using ::llamarec::testing::TempDir;
+
+// One user per sequence; item ids as given.
+void write_dataset(const std::string& path, const std::vector<std::vector<int32_t>>& users, int64_t num_items) {
+  SequenceData d;
+  d.item_titles.push_back("");
+  d.item_raw_ids.push_back("");
+  for (int64_t i = 1; i <= num_items; ++i) {
+    d.item_titles.push_back("item " + std::to_string(i));
+    d.item_raw_ids.push_back(std::to_string(i));
+  }
+  d.offsets.push_back(0);
+  for (size_t u = 0; u < users.size(); ++u) {
+    d.user_raw_ids.push_back(std::to_string(u));
+    d.items.insert(d.items.end(), users[u].begin(), users[u].end());
+    d.offsets.push_back(static_cast<int64_t>(d.items.size()));
+  }
+  write_sequence_dataset(path, d, {{"source_format", std::string("test")}});
+}
+
+TEST(RetrieverExamples, WindowsFollowTheReference) {
+  TempDir tmp;
+  const auto path = (tmp / "d.h5").string();
+  // Train lists (all items but the last two): user 0 -> 1..5 (length 5), user 1 -> 11..17 (length 7).
+  write_dataset(path, {{1, 2, 3, 4, 5, 90, 91}, {11, 12, 13, 14, 15, 16, 17, 92, 93}}, 100);
+  const auto ds = SequenceDataset::open(path);
+  const auto ex = make_retriever_examples(ds, 3);
+  // 5 < 2*3: the whole list; 7 >= 6: windows [4,7) and [1,4), item 11 (the leftover) dropped.
+  ASSERT_EQ(ex.size(), 3u);
+  EXPECT_EQ(ex[0].start, 0);
+  EXPECT_EQ(ex[0].end, 5);
+  EXPECT_EQ(ex[1].start, 1);
+  EXPECT_EQ(ex[1].end, 4);
+  EXPECT_EQ(ex[2].start, 4);
+  EXPECT_EQ(ex[2].end, 7);
+  const auto batch = collate_retriever_examples(ds, ex, {0, 2, 1}, 3);
+  // Whole list: labels = s[-3:], tokens = s[:-1][-3:].
+  EXPECT_TRUE(torch::equal(batch.labels[0], torch::tensor({3, 4, 5}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(batch.tokens[0], torch::tensor({2, 3, 4}, torch::kLong)));
+  // Window of exactly max_len: the first label is predicted from padding.
+  EXPECT_TRUE(torch::equal(batch.labels[1], torch::tensor({15, 16, 17}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(batch.tokens[1], torch::tensor({0, 15, 16}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(batch.labels[2], torch::tensor({12, 13, 14}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(batch.tokens[2], torch::tensor({0, 12, 13}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(left_padded_window(ds.train_items(0), 7), torch::tensor({0, 0, 1, 2, 3, 4, 5}, torch::kLong)));
+}
+
+TEST(RetrieverExamples, GlobalBatchesAreSplitNotChanged) {
+  // Two "ranks" owning [0, 7) and [7, 19) see, together, exactly the global batch of one rank.
+  GlobalBatchPlan whole(0, 19, 19, 4), first(0, 7, 19, 4), second(7, 12, 19, 4);
+  for (auto* p : {&whole, &first, &second}) p->start_epoch(42, 3);
+  EXPECT_EQ(whole.steps_per_epoch(), 5);
+  std::multiset<int64_t> seen;
+  for (int64_t step = 0; step < whole.steps_per_epoch(); ++step) {
+    std::set<int64_t> expected, got;
+    for (auto i : whole.local_batch(step)) expected.insert(i);
+    for (auto i : first.local_batch(step)) got.insert(i);
+    for (auto i : second.local_batch(step)) got.insert(i + 7);
+    EXPECT_EQ(expected, got);
+    seen.insert(expected.begin(), expected.end());
+  }
+  EXPECT_EQ(seen.size(), 19u);
+  EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), 19u);
+  // Another epoch, another order.
+  GlobalBatchPlan other(0, 19, 19, 4);
+  other.start_epoch(42, 4);
+  EXPECT_NE(other.local_batch(0), whole.local_batch(0));
+}
+
+// A small learnable synthetic run directory; returns its config.
+Config small_config(const std::filesystem::path& dir, const std::string& dataset) {
+  Config c = load_config("", {"retriever.max_len=20", "retriever.hidden=16", "retriever.batch_size=8",
+                              "retriever.dropout=0", "retriever.attn_dropout=0", "retriever.val_interval=5",
+                              "retriever.max_iterations=10", "retriever.eval_batch_size=7"});
+  c.run.dir = dir.string();
+  c.data.dataset = dataset;
+  return c;
+}
+
+std::string make_synthetic(const std::filesystem::path& path) {
+  PreprocessOptions o;
+  o.format = "synthetic";
+  o.output = path.string();
+  o.synthetic.users = 60;
+  o.synthetic.items = 40;
+  o.synthetic.min_length = 6;
+  o.synthetic.max_length = 30;
+  run_preprocess(o);
+  return path.string();
+}
+
+TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  Config c = small_config(tmp.path(), make_synthetic(tmp / "d.h5"));
+  c.retriever.max_iterations = 60;
+  c.retriever.val_interval = 20;
+  c.retriever.lr = 5e-3;
+  const auto result = train_retriever(c, self);
+  ASSERT_EQ(result.curve.size(), 4u);  // iterations 0, 20, 40, 60
+  // Synthetic sequences are predictable: validation Recall@10 must rise well above its start.
+  EXPECT_GT(result.best_recall10, result.curve.front().recall10 + 0.1);
+  EXPECT_LT(result.curve.back().train_loss, result.curve[1].train_loss);
+  EXPECT_TRUE(std::filesystem::exists(c.in_run_dir(c.retriever.checkpoint)));
+
+  const auto metrics = run_retrieve(c, self);
+  const auto cands = read_candidates(c.in_run_dir(c.retrieval.candidates));
+  const auto ds = SequenceDataset::open(c.in_run_dir(c.data.dataset));
+  EXPECT_EQ(cands.k, 20);
+  EXPECT_EQ(cands.test.user.numel(), ds.num_users());
+  for (int64_t u = 0; u < ds.num_users(); ++u) {
+    EXPECT_EQ(cands.test.user[u].item<int64_t>(), u);
+    EXPECT_EQ(cands.test.label[u].item<int64_t>(), ds.items(u)[ds.items(u).size - 1]);
+    // Scores sorted, no padding, no item of the input window (the whole history here).
+    const auto row = cands.test.items[u];
+    EXPECT_TRUE((cands.test.scores[u].slice(0, 1) <= cands.test.scores[u].slice(0, 0, -1)).all().item<bool>());
+    std::set<int64_t> history(ds.items(u).begin(), ds.items(u).end() - 1);
+    for (int64_t j = 0; j < 20; ++j) {
+      const auto item = row[j].item<int64_t>();
+      EXPECT_GT(item, 0);
+      EXPECT_FALSE(history.count(item)) << "user " << u << " item " << item;
+    }
+  }
+  // Recall@20 from the candidate lists equals the exact full-ranking metric.
+  const double hits = (cands.test.items == cands.test.label.unsqueeze(1)).any(1).sum().item<double>();
+  EXPECT_DOUBLE_EQ(hits / ds.num_users(), metrics.test.at("Recall@20"));
+
+  // Resume: a second call with a higher limit continues from the saved state.
+  c.retriever.max_iterations = 80;
+  const auto resumed = train_retriever(c, self);
+  EXPECT_EQ(resumed.iterations, 80);
+  EXPECT_EQ(resumed.curve.size(), 5u);
+  EXPECT_EQ(resumed.curve[3].iteration, 60);
+}
+
+TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
+  LLAMAREC_REQUIRE_WORLD(2);
+  MpiCommunicator world(MPI_COMM_WORLD);
+  // Every rank writes the same dataset into a directory of its own.
+  TempDir tmp;
+  const auto dataset = make_synthetic(tmp / "d.h5");
+  // The data-parallel run writes (rank 0) into one directory that both ranks read.
+  const auto shared = std::filesystem::path(LLAMAREC_BINARY_DIR) / "test_tmp" / "retriever_two_ranks";
+  if (world.rank() == 0) {
+    std::filesystem::remove_all(shared);
+    std::filesystem::create_directories(shared);
+  }
+  world.barrier();
+  Config multi = small_config(shared, dataset);
+  Config single = small_config(tmp / "single", dataset);
+  const auto a = train_retriever(multi, world);
+  MpiCommunicator self(MPI_COMM_SELF);
+  const auto b = train_retriever(single, self);
+  ASSERT_EQ(a.curve.size(), b.curve.size());
+  for (size_t i = 0; i < a.curve.size(); ++i) {
+    EXPECT_NEAR(a.curve[i].train_loss, b.curve[i].train_loss, 1e-4) << i;
+    EXPECT_DOUBLE_EQ(a.curve[i].recall10, b.curve[i].recall10) << i;
+  }
+  // Final parameters: the last state of both runs.
+  const SafetensorsCheckpoint pa(multi.in_run_dir(multi.retriever.checkpoint) + ".state/model.safetensors");
+  const SafetensorsCheckpoint pb(single.in_run_dir(single.retriever.checkpoint) + ".state/model.safetensors");
+  ASSERT_EQ(pa.names(), pb.names());
+  for (const auto& name : pa.names()) {
+    EXPECT_TRUE(torch::allclose(pa.load(name), pb.load(name), 1e-4, 1e-5)) << name;
+  }
+  // Sharded retrieval metrics equal the single-process ones exactly.
+  const auto ma = run_evaluate_retriever(multi, world);
+  const auto mb = run_evaluate_retriever(multi, self);
+  for (const auto& [k, v] : mb.test) EXPECT_DOUBLE_EQ(ma.test.at(k), v) << k;
+  for (const auto& [k, v] : mb.val) EXPECT_DOUBLE_EQ(ma.val.at(k), v) << k;
+}
+
+TEST(RetrieverCheckpoint, MissingAndForeignFilesAreClearErrors) {
+  TempDir tmp;
+  try {
+    load_retriever((tmp / "none.safetensors").string());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos);
+  }
+  save_safetensors((tmp / "x.safetensors").string(), {{"w", torch::ones({2})}});
+  try {
+    load_retriever((tmp / "x.safetensors").string());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a llamarec retriever"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DataParallelMpi, WeightedAllReduceIsTheGlobalMeanGradient) {
+  MpiCommunicator world(MPI_COMM_WORLD);
+  const int r = world.rank(), n = world.size();
+  auto p = torch::zeros({3}, torch::requires_grad());
+  // Rank r holds (r+1) "tokens", each contributing gradient (r+1) on every element.
+  p.mutable_grad() = torch::full({3}, static_cast<float>((r + 1) * (r + 1)));
+  DataParallel dp(world, {p});
+  const auto totals = dp.all_reduce_gradients(r + 1, 10.0 * (r + 1));
+  double weight = 0, grad = 0, value = 0;
+  for (int q = 0; q < n; ++q) {
+    weight += q + 1;
+    grad += (q + 1) * (q + 1);
+    value += 10.0 * (q + 1);
+  }
+  EXPECT_DOUBLE_EQ(totals.weight, weight);
+  EXPECT_DOUBLE_EQ(totals.value, value);
+  EXPECT_TRUE(torch::allclose(p.grad(), torch::full({3}, static_cast<float>(grad / weight))));
+}
+
+}  // namespace
+}  // namespace llamarec
