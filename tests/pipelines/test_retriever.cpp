@@ -134,10 +134,13 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   for (int64_t u = 0; u < ds.num_users(); ++u) {
     EXPECT_EQ(cands.test.user[u].item<int64_t>(), u);
     EXPECT_EQ(cands.test.label[u].item<int64_t>(), ds.items(u)[ds.items(u).size - 1]);
-    // Scores sorted, no padding, no item of the input window (the whole history here).
+    // Scores sorted, no padding, no item of the input window (the last max_len items of the test
+    // input; 40 items leave at least 20 outside any window of 20).
     const auto row = cands.test.items[u];
     EXPECT_TRUE((cands.test.scores[u].slice(0, 1) <= cands.test.scores[u].slice(0, 0, -1)).all().item<bool>());
-    std::set<int64_t> history(ds.items(u).begin(), ds.items(u).end() - 1);
+    const auto input_end = ds.items(u).end() - 1;
+    const auto window = std::min<int64_t>(c.retriever.max_len, ds.items(u).size - 1);
+    std::set<int64_t> history(input_end - window, input_end);
     for (int64_t j = 0; j < 20; ++j) {
       const auto item = row[j].item<int64_t>();
       EXPECT_GT(item, 0);
