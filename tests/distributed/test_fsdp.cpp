@@ -280,6 +280,36 @@ TEST(FsdpLlamaMpi, LoraLearnsAFixedBatch) {
   EXPECT_LT(last, 0.5 * first) << "first " << first << " last " << last;
 }
 
+// GPU path (launch/gpu_check.sh runs Nccl*): the sharded model on CUDA over NCCL in bf16 agrees with
+// the fp32 CPU model, and its LoRA gradients are finite. Skips without a GPU.
+TEST(NcclFsdpLlama, CudaBf16MatchesCpuFp32) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto comm = make_communicator("nccl", torch::kCUDA);
+  TempDir tmp;
+  const auto config = tiny_config();
+  write_random_model(tmp / "m", config, 51);
+  MpiCommunicator cpu_comm;
+  auto cpu = ShardedLlama::load((tmp / "m").string(), cpu_comm, torch::kFloat32, torch::kCPU);
+  auto gpu = ShardedLlama::load((tmp / "m").string(), *comm, torch::kBFloat16, comm->device());
+  LoraConfig lora;
+  cpu->apply_lora(lora, 2);
+  gpu->apply_lora(lora, 2);
+  const auto [ids, mask] = left_padded_batch(config.vocab_size, {0, 2}, 8, 9);
+  torch::Tensor ref, got;
+  {
+    torch::NoGradGuard no_grad;
+    ref = cpu->logits(cpu->forward_hidden(ids, mask, false).select(1, 7));
+    got = gpu->logits(gpu->forward_hidden(ids, mask, false).select(1, 7)).to(torch::kCPU, torch::kFloat32);
+  }
+  EXPECT_LT((ref - got).abs().max().item<double>(), 0.1 * (1 + ref.abs().max().item<double>()));
+  auto loss = last_two_loss(*gpu, ids.to(comm->device()), mask.to(comm->device()));
+  loss.backward();
+  for (const auto& p : gpu->lora_parameters()) {
+    ASSERT_TRUE(p.grad().defined());
+    EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+  }
+}
+
 TEST(FsdpLlama, CheckpointProblemsAreClearErrors) {
   MpiCommunicator comm;
   TempDir tmp;
