@@ -35,4 +35,28 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
   });
 }
 
+void commit_directory_atomic(const std::string& dir, const std::function<void(const std::string& new_dir)>& write) {
+  namespace fs = std::filesystem;
+  const fs::path final_dir(dir), new_dir(dir + ".new"), old_dir(dir + ".old");
+  fs::remove_all(new_dir);
+  fs::create_directories(new_dir);
+  try {
+    write(new_dir.string());
+  } catch (...) {
+    fs::remove_all(new_dir);
+    throw;
+  }
+  fs::remove_all(old_dir);
+  if (fs::exists(final_dir)) fs::rename(final_dir, old_dir);
+  fs::rename(new_dir, final_dir);
+  fs::remove_all(old_dir);
+}
+
+std::string committed_directory(const std::string& dir, const std::string& marker_file) {
+  namespace fs = std::filesystem;
+  if (fs::exists(fs::path(dir) / marker_file)) return dir;
+  if (fs::exists(fs::path(dir + ".old") / marker_file)) return dir + ".old";
+  return {};
+}
+
 }  // namespace llamarec

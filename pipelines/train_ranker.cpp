@@ -102,30 +102,26 @@ std::string run_identity(const Config& config) {
 
 void save_state(const std::string& dir, const TrainState& s, const ShardedLlama& model,
                 torch::optim::Optimizer& optimizer, const std::string& identity) {
-  const fs::path final_dir(dir), new_dir(dir + ".new"), old_dir(dir + ".old");
-  fs::remove_all(new_dir);
-  fs::create_directories(new_dir);
-  save_safetensors((new_dir / "lora.safetensors").string(), model.lora_tensors());
-  torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
-  archive.save_to((new_dir / "optimizer.pt").string());
-  nlohmann::json j = {{"step", s.step},       {"best_step", s.best_step},
-                      {"best_ndcg10", s.best_ndcg10}, {"bad_validations", s.bad_validations},
-                      {"elapsed", s.elapsed}, {"identity", identity}};
-  j["curve"] = nlohmann::json::array();
-  for (const auto& p : s.curve) j["curve"].push_back(to_json(p));
-  write_file_atomic((new_dir / "state.json").string(), j.dump(1));
-  fs::remove_all(old_dir);
-  if (fs::exists(final_dir)) fs::rename(final_dir, old_dir);
-  fs::rename(new_dir, final_dir);
-  fs::remove_all(old_dir);
+  commit_directory_atomic(dir, [&](const std::string& new_path) {
+    const fs::path new_dir(new_path);
+    save_safetensors((new_dir / "lora.safetensors").string(), model.lora_tensors());
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    archive.save_to((new_dir / "optimizer.pt").string());
+    nlohmann::json j = {{"step", s.step},       {"best_step", s.best_step},
+                        {"best_ndcg10", s.best_ndcg10}, {"bad_validations", s.bad_validations},
+                        {"elapsed", s.elapsed}, {"identity", identity}};
+    j["curve"] = nlohmann::json::array();
+    for (const auto& p : s.curve) j["curve"].push_back(to_json(p));
+    write_file_atomic((new_dir / "state.json").string(), j.dump(1));
+  });
 }
 
 bool load_state(const std::string& dir, TrainState& s, ShardedLlama& model, torch::optim::Optimizer& optimizer,
                 const std::string& identity) {
-  fs::path d(dir);
-  if (!fs::exists(d / "state.json") && fs::exists(dir + ".old")) d = dir + ".old";
-  if (!fs::exists(d / "state.json")) return false;
+  const auto found = committed_directory(dir, "state.json");
+  if (found.empty()) return false;
+  const fs::path d(found);
   nlohmann::json j;
   try {
     std::ifstream in(d / "state.json");

@@ -61,39 +61,35 @@ void save_state(const std::string& dir, const TrainState& s, LruRec& model, torc
                 const std::string& identity) {
   // Written to a fresh directory, then swapped in, so that a crash leaves either the old or the new
   // state complete.
-  const fs::path final_dir(dir), new_dir(dir + ".new"), old_dir(dir + ".old");
-  fs::remove_all(new_dir);
-  fs::create_directories(new_dir);
-  std::map<std::string, torch::Tensor> tensors;
-  for (const auto& item : model->named_parameters()) tensors[item.key()] = item.value().detach();
-  save_safetensors((new_dir / "model.safetensors").string(), tensors);
-  torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
-  archive.save_to((new_dir / "optimizer.pt").string());
-  nlohmann::json j = {{"epoch", s.epoch},
-                      {"step_in_epoch", s.step_in_epoch},
-                      {"iteration", s.iteration},
-                      {"best_iteration", s.best_iteration},
-                      {"best_recall10", s.best_recall10},
-                      {"bad_validations", s.bad_validations},
-                      {"elapsed", s.elapsed},
-                      {"seconds_to_best", s.seconds_to_best},
-                      {"identity", identity}};
-  for (const auto& p : s.curve) j["curve"].push_back(to_json(p));
-  write_file_atomic((new_dir / "state.json").string(), j.dump(1));
-  fs::remove_all(old_dir);
-  if (fs::exists(final_dir)) fs::rename(final_dir, old_dir);
-  fs::rename(new_dir, final_dir);
-  fs::remove_all(old_dir);
+  commit_directory_atomic(dir, [&](const std::string& new_path) {
+    const fs::path new_dir(new_path);
+    std::map<std::string, torch::Tensor> tensors;
+    for (const auto& item : model->named_parameters()) tensors[item.key()] = item.value().detach();
+    save_safetensors((new_dir / "model.safetensors").string(), tensors);
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    archive.save_to((new_dir / "optimizer.pt").string());
+    nlohmann::json j = {{"epoch", s.epoch},
+                        {"step_in_epoch", s.step_in_epoch},
+                        {"iteration", s.iteration},
+                        {"best_iteration", s.best_iteration},
+                        {"best_recall10", s.best_recall10},
+                        {"bad_validations", s.bad_validations},
+                        {"elapsed", s.elapsed},
+                        {"seconds_to_best", s.seconds_to_best},
+                        {"identity", identity}};
+    for (const auto& p : s.curve) j["curve"].push_back(to_json(p));
+    write_file_atomic((new_dir / "state.json").string(), j.dump(1));
+  });
 }
 
 // Loads a saved state into `s`, `model` and `optimizer`; false when there is none or it belongs to
 // other settings.
 bool load_state(const std::string& dir, TrainState& s, LruRec& model, torch::optim::Optimizer& optimizer,
                 const std::string& identity) {
-  fs::path d(dir);
-  if (!fs::exists(d / "state.json") && fs::exists(dir + ".old")) d = dir + ".old";
-  if (!fs::exists(d / "state.json")) return false;
+  const auto found = committed_directory(dir, "state.json");
+  if (found.empty()) return false;
+  const fs::path d(found);
   nlohmann::json j;
   try {
     std::ifstream in(d / "state.json");

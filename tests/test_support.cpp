@@ -6,6 +6,8 @@
 
 #include <mpi.h>
 
+#include "core/sequence_dataset_writer.h"
+
 namespace llamarec::testing {
 
 std::optional<std::filesystem::path> shared_dir() {
@@ -61,6 +63,23 @@ int world_size() {
   int size = 1;
   if (mpi_up()) MPI_Comm_size(MPI_COMM_WORLD, &size);
   return size;
+}
+
+void write_test_dataset(const std::string& path, const std::vector<std::vector<int32_t>>& users, int64_t num_items) {
+  SequenceData d;
+  d.item_titles.push_back("");
+  d.item_raw_ids.push_back("");
+  for (int64_t i = 1; i <= num_items; ++i) {
+    d.item_titles.push_back("item " + std::to_string(i));
+    d.item_raw_ids.push_back(std::to_string(i));
+  }
+  d.offsets.push_back(0);
+  for (size_t u = 0; u < users.size(); ++u) {
+    d.user_raw_ids.push_back(std::to_string(u));
+    d.items.insert(d.items.end(), users[u].begin(), users[u].end());
+    d.offsets.push_back(static_cast<int64_t>(d.items.size()));
+  }
+  write_sequence_dataset(path, d, {{"source_format", std::string("test")}});
 }
 
 }  // namespace llamarec::testing

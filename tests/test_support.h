@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace llamarec::testing {
 
@@ -26,6 +27,9 @@ class TempDir {
 
 // Writes `text` to `path` (creating parent directories).
 void write_text(const std::filesystem::path& path, const std::string& text);
+
+// A dataset.h5 with one user per sequence (item ids as given) and titles "item N" for 1..num_items.
+void write_test_dataset(const std::string& path, const std::vector<std::vector<int32_t>>& users, int64_t num_items);
 
 // MPI world facts as seen by the test main.
 int world_rank();

@@ -25,6 +25,7 @@ namespace llamarec {
 namespace {
 
 using ::llamarec::testing::TempDir;
+using ::llamarec::testing::write_test_dataset;
 
 TEST(RankerPrompt, TextAndTokensAreLlamaRecs) {
   LLAMAREC_REQUIRE_SHARED("models/llama2-tokenizer/tokenizer.model");
@@ -92,27 +93,10 @@ TEST(RankerPrompt, TruncationKeepsBosAndTheAnswerEnd) {
   EXPECT_EQ(batch.input_ids[1][pad].item<int64_t>(), 1);
 }
 
-void write_dataset(const std::string& path, const std::vector<std::vector<int32_t>>& users, int64_t num_items) {
-  SequenceData d;
-  d.item_titles.push_back("");
-  d.item_raw_ids.push_back("");
-  for (int64_t i = 1; i <= num_items; ++i) {
-    d.item_titles.push_back("item " + std::to_string(i));
-    d.item_raw_ids.push_back(std::to_string(i));
-  }
-  d.offsets.push_back(0);
-  for (size_t u = 0; u < users.size(); ++u) {
-    d.user_raw_ids.push_back(std::to_string(u));
-    d.items.insert(d.items.end(), users[u].begin(), users[u].end());
-    d.offsets.push_back(static_cast<int64_t>(d.items.size()));
-  }
-  write_sequence_dataset(path, d, {{"source_format", std::string("test")}});
-}
-
 TEST(RankerExamples, TrainingPrefixesWithDistinctNegativesOutsideThePrefix) {
   TempDir tmp;
   const auto path = (tmp / "d.h5").string();
-  write_dataset(path, {{1, 2, 3, 4, 5, 6, 7}, {10, 11, 12, 13, 14}, {3, 3, 9, 8, 2, 1}}, 30);
+  write_test_dataset(path, {{1, 2, 3, 4, 5, 6, 7}, {10, 11, 12, 13, 14}, {3, 3, 9, 8, 2, 1}}, 30);
   const auto ds = SequenceDataset::open(path);
   const auto ex = make_ranker_train_examples(ds, 20, 42);
   ASSERT_EQ(ex.size(), 4u + 2u + 3u);  // sum over users of (|train| - 1)
@@ -142,7 +126,7 @@ TEST(RankerExamples, TrainingPrefixesWithDistinctNegativesOutsideThePrefix) {
   EXPECT_NE(ex[0].candidates, other[0].candidates);
   EXPECT_GT(answers.size(), 3u);
   // Too few items for the candidate pool: a clear error.
-  write_dataset((tmp / "small.h5").string(), {{1, 2, 3, 4, 5}}, 6);
+  write_test_dataset((tmp / "small.h5").string(), {{1, 2, 3, 4, 5}}, 6);
   EXPECT_THROW(make_ranker_train_examples(SequenceDataset::open((tmp / "small.h5").string()), 20, 1), Error);
 }
 
@@ -183,7 +167,7 @@ TEST(RankerExamples, EvaluationUsesTheValidRetrievalSubsetInRetrieverOrder) {
   const auto path = (tmp / "d.h5").string();
   std::vector<std::vector<int32_t>> users;
   for (int u = 0; u < 12; ++u) users.push_back({u % 5 + 20, 21, 22, 23, u + 30});
-  write_dataset(path, users, 50);
+  write_test_dataset(path, users, 50);
   const auto ds = SequenceDataset::open(path);
   const auto cands = handmade_candidates(ds, 5);
   const auto test = make_ranker_eval_examples(ds, cands, Split::kTest, 5);

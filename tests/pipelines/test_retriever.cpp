@@ -22,30 +22,13 @@ namespace llamarec {
 namespace {
 
 using ::llamarec::testing::TempDir;
-
-// One user per sequence; item ids as given.
-void write_dataset(const std::string& path, const std::vector<std::vector<int32_t>>& users, int64_t num_items) {
-  SequenceData d;
-  d.item_titles.push_back("");
-  d.item_raw_ids.push_back("");
-  for (int64_t i = 1; i <= num_items; ++i) {
-    d.item_titles.push_back("item " + std::to_string(i));
-    d.item_raw_ids.push_back(std::to_string(i));
-  }
-  d.offsets.push_back(0);
-  for (size_t u = 0; u < users.size(); ++u) {
-    d.user_raw_ids.push_back(std::to_string(u));
-    d.items.insert(d.items.end(), users[u].begin(), users[u].end());
-    d.offsets.push_back(static_cast<int64_t>(d.items.size()));
-  }
-  write_sequence_dataset(path, d, {{"source_format", std::string("test")}});
-}
+using ::llamarec::testing::write_test_dataset;
 
 TEST(RetrieverExamples, WindowsFollowTheReference) {
   TempDir tmp;
   const auto path = (tmp / "d.h5").string();
   // Train lists (all items but the last two): user 0 -> 1..5 (length 5), user 1 -> 11..17 (length 7).
-  write_dataset(path, {{1, 2, 3, 4, 5, 90, 91}, {11, 12, 13, 14, 15, 16, 17, 92, 93}}, 100);
+  write_test_dataset(path, {{1, 2, 3, 4, 5, 90, 91}, {11, 12, 13, 14, 15, 16, 17, 92, 93}}, 100);
   const auto ds = SequenceDataset::open(path);
   const auto ex = make_retriever_examples(ds, 3);
   // 5 < 2*3: the whole list; 7 >= 6: windows [4,7) and [1,4), item 11 (the leftover) dropped.
