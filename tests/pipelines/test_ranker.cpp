@@ -270,6 +270,7 @@ TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
   const auto a = train_ranker(multi, world);
   MpiCommunicator self(MPI_COMM_SELF);
   const auto b = train_ranker(single, self);
+  world.barrier();  // rank 0's last state file is complete before anyone reads it
   ASSERT_EQ(a.curve.size(), b.curve.size());
   for (size_t i = 0; i < a.curve.size(); ++i) {
     EXPECT_NEAR(a.curve[i].train_loss, b.curve[i].train_loss, 1e-4) << i;
@@ -280,7 +281,10 @@ TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
   ASSERT_EQ(la.names(), lb.names());
   for (const auto& name : la.names()) EXPECT_TRUE(torch::allclose(la.load(name), lb.load(name), 1e-4, 1e-5)) << name;
   const auto ma = run_evaluate_ranker(multi, world);
-  const auto mb = run_evaluate_ranker(multi, self);
+  // Every rank evaluates alone too: each writes its own metrics file (not the shared run's).
+  Config alone = multi;
+  alone.eval.metrics = (tmp / "alone_metrics.json").string();
+  const auto mb = run_evaluate_ranker(alone, self);
   EXPECT_EQ(ma.subset_users, mb.subset_users);
   for (const auto& [k, v] : mb.ranker_subset) EXPECT_NEAR(ma.ranker_subset.at(k), v, 1e-6) << k;
   for (const auto& [k, v] : mb.retriever_subset) EXPECT_DOUBLE_EQ(ma.retriever_subset.at(k), v) << k;

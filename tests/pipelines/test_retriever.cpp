@@ -160,6 +160,7 @@ TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
   const auto a = train_retriever(multi, world);
   MpiCommunicator self(MPI_COMM_SELF);
   const auto b = train_retriever(single, self);
+  world.barrier();  // rank 0's last state file is complete before anyone reads it
   ASSERT_EQ(a.curve.size(), b.curve.size());
   for (size_t i = 0; i < a.curve.size(); ++i) {
     EXPECT_NEAR(a.curve[i].train_loss, b.curve[i].train_loss, 1e-4) << i;
@@ -174,7 +175,10 @@ TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
   }
   // Sharded retrieval metrics equal the single-process ones exactly.
   const auto ma = run_evaluate_retriever(multi, world);
-  const auto mb = run_evaluate_retriever(multi, self);
+  // Every rank evaluates alone too: each writes its own metrics file (not the shared run's).
+  Config alone = multi;
+  alone.eval.metrics = (tmp / "alone_metrics.json").string();
+  const auto mb = run_evaluate_retriever(alone, self);
   for (const auto& [k, v] : mb.test) EXPECT_DOUBLE_EQ(ma.test.at(k), v) << k;
   for (const auto& [k, v] : mb.val) EXPECT_DOUBLE_EQ(ma.val.at(k), v) << k;
 }
