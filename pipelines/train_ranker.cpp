@@ -17,6 +17,7 @@
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_scoring.h"
 #include "pipelines/retriever_examples.h"
+#include "pipelines/training_state.h"
 
 namespace fs = std::filesystem;
 
@@ -119,20 +120,10 @@ void save_state(const std::string& dir, const TrainState& s, const ShardedLlama&
 
 bool load_state(const std::string& dir, TrainState& s, ShardedLlama& model, torch::optim::Optimizer& optimizer,
                 const std::string& identity) {
-  const auto found = committed_directory(dir, "state.json");
-  if (found.empty()) return false;
-  const fs::path d(found);
-  nlohmann::json j;
-  try {
-    std::ifstream in(d / "state.json");
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail("{}: corrupt training state ({}); delete it to start over", (d / "state.json").string(), e.what());
-  }
-  if (j.value("identity", "") != identity) {
-    spdlog::warn("{}: saved ranker state is for other settings; starting from scratch", d.string());
-    return false;
-  }
+  const auto saved = read_training_state(dir, identity);
+  if (!saved) return false;
+  const fs::path d(saved->dir);
+  const auto& j = saved->json;
   s.step = j.at("step");
   s.best_step = j.at("best_step");
   s.best_ndcg10 = j.at("best_ndcg10");

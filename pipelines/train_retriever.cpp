@@ -16,6 +16,7 @@
 #include "models/lru_params.h"
 #include "pipelines/retriever_checkpoint.h"
 #include "pipelines/retriever_examples.h"
+#include "pipelines/training_state.h"
 #include "pipelines/retriever_scoring.h"
 
 namespace fs = std::filesystem;
@@ -87,20 +88,10 @@ void save_state(const std::string& dir, const TrainState& s, LruRec& model, torc
 // other settings.
 bool load_state(const std::string& dir, TrainState& s, LruRec& model, torch::optim::Optimizer& optimizer,
                 const std::string& identity) {
-  const auto found = committed_directory(dir, "state.json");
-  if (found.empty()) return false;
-  const fs::path d(found);
-  nlohmann::json j;
-  try {
-    std::ifstream in(d / "state.json");
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail("{}: corrupt training state ({}); delete it to start over", (d / "state.json").string(), e.what());
-  }
-  if (j.value("identity", "") != identity) {
-    spdlog::warn("{}: saved training state is for other settings; starting from scratch", d.string());
-    return false;
-  }
+  const auto saved = read_training_state(dir, identity);
+  if (!saved) return false;
+  const fs::path d(saved->dir);
+  const auto& j = saved->json;
   s.epoch = j.at("epoch");
   s.step_in_epoch = j.at("step_in_epoch");
   s.iteration = j.at("iteration");

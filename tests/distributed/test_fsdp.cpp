@@ -56,6 +56,14 @@ void randomise_lora(const std::map<std::string, torch::Tensor>& tensors, uint64_
     t.copy_(at::normal(0.0, 0.3, t.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat32)));
 }
 
+// Seeded non-zero adapters on the sharded model, copied into the plain one (same PEFT names).
+void share_random_lora(const ShardedLlama& sharded, LlamaForCausalLMImpl& plain, uint64_t seed) {
+  randomise_lora(sharded.lora_tensors(), seed);
+  torch::NoGradGuard no_grad;
+  auto plain_lora = lora_tensors(plain);
+  for (const auto& [name, t] : sharded.lora_tensors()) plain_lora.at(name).copy_(t);
+}
+
 // Input ids [B, L] with the first `pad[b]` positions padded (mask 0).
 std::pair<torch::Tensor, torch::Tensor> left_padded_batch(int64_t vocab, const std::vector<int64_t>& pad,
                                                           int64_t length, uint64_t seed) {
@@ -118,12 +126,7 @@ TEST(FsdpLlama, EqualsThePlainModelInValuesAndLoraGradients) {
     lora.dropout = 0.0;
     apply_lora(*plain, lora);
     sharded->apply_lora(lora, 3);
-    randomise_lora(sharded->lora_tensors(), 5);
-    {
-      torch::NoGradGuard no_grad;
-      auto plain_lora = lora_tensors(*plain);
-      for (const auto& [name, t] : sharded->lora_tensors()) plain_lora.at(name).copy_(t);
-    }
+    share_random_lora(*sharded, *plain, 5);
     const auto [ids, mask] = left_padded_batch(config.vocab_size, {0, 3, 5}, 9, 7);
 
     const auto h_plain = plain->forward_hidden(ids, mask, nullptr, PositionMode::kArange);
@@ -167,12 +170,7 @@ TEST(FsdpLlama, RecomputeReplaysLoraDropout) {
   lora.dropout = 0.5;
   apply_lora(*plain, lora);
   sharded->apply_lora(lora, 3);
-  randomise_lora(sharded->lora_tensors(), 6);
-  {
-    torch::NoGradGuard no_grad;
-    auto plain_lora = lora_tensors(*plain);
-    for (const auto& [name, t] : sharded->lora_tensors()) plain_lora.at(name).copy_(t);
-  }
+  share_random_lora(*sharded, *plain, 6);
   const auto [ids, mask] = left_padded_batch(config.vocab_size, {0, 2}, 8, 8);
   plain->train();
   torch::manual_seed(99);
@@ -214,12 +212,7 @@ TEST(FsdpLlamaMultiRank, ShardedTrainingEqualsOneRankAndHoldsOneNthOfTheBase) {
   lora.dropout = 0.0;
   apply_lora(*plain, lora);
   sharded->apply_lora(lora, 3);
-  randomise_lora(sharded->lora_tensors(), 7);
-  {
-    torch::NoGradGuard no_grad;
-    auto plain_lora = lora_tensors(*plain);
-    for (const auto& [name, t] : sharded->lora_tensors()) plain_lora.at(name).copy_(t);
-  }
+  share_random_lora(*sharded, *plain, 7);
   auto params = sharded->lora_parameters();
   DataParallel dp(comm, params);
   torch::optim::AdamW opt_sharded(params, torch::optim::AdamWOptions(1e-2));
