@@ -49,10 +49,15 @@ ValidationPoint point_from_json(const nlohmann::json& j) {
           j.at("seconds")};
 }
 
-// The settings that must match for a saved state to be resumed.
+// The settings that must match for a saved state to be resumed. Limits and patience are left out:
+// they do not change the trajectory so far, and raising them must continue a run, not restart it.
 std::string run_identity(const Config& config) {
   Config c;
   c.retriever = config.retriever;
+  c.retriever.max_epochs = RetrieverConfig{}.max_epochs;
+  c.retriever.max_iterations = RetrieverConfig{}.max_iterations;
+  c.retriever.patience = RetrieverConfig{}.patience;
+  c.retriever.eval_batch_size = RetrieverConfig{}.eval_batch_size;
   c.run.seed = config.run.seed;
   c.data.dataset = config.in_run_dir(config.data.dataset);
   return config_to_toml(c);
@@ -151,9 +156,12 @@ RetrieverTrainResult train_retriever(const Config& config, Communicator& comm) {
 
   TrainState state;
   const std::string identity = run_identity(config);
+  bool stop = false;
   if (load_state(state_dir, state, model, optimizer, identity)) {
     spdlog::info("resuming retriever training at iteration {} (epoch {}, best Recall@10 {:.4f} at {})",
                  state.iteration, state.epoch, state.best_recall10, state.best_iteration);
+    // An early-stopped run stays stopped unless the patience was raised.
+    stop = state.bad_validations >= rc.patience;
   }
   torch::manual_seed(static_cast<uint64_t>(config.run.seed) + 1000003ULL * (comm.rank() + 1) +
                      static_cast<uint64_t>(state.iteration));
@@ -172,7 +180,6 @@ RetrieverTrainResult train_retriever(const Config& config, Communicator& comm) {
   auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(Clock::now() - start).count(); };
   double loss_sum = 0, token_sum = 0;
   int64_t iterations_run = 0;
-  bool stop = false;
   Progress progress("retriever", max_iterations - state.iteration, "it", 15.0);
 
   auto validate = [&] {
@@ -243,6 +250,7 @@ RetrieverTrainResult train_retriever(const Config& config, Communicator& comm) {
 
   RetrieverTrainResult result;
   result.iterations = state.iteration;
+  result.iterations_run = iterations_run;
   result.best_iteration = state.best_iteration;
   result.best_recall10 = state.best_recall10;
   result.seconds = elapsed();

@@ -24,6 +24,7 @@ struct ValidationPoint {
 
 struct RetrieverTrainResult {
   int64_t iterations = 0;
+  int64_t iterations_run = 0;  // by this call (less than `iterations` after a resume)
   int64_t best_iteration = 0;
   double best_recall10 = 0;
   double seconds = 0;

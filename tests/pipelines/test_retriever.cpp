@@ -134,12 +134,31 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   const double hits = (cands.test.items == cands.test.label.unsqueeze(1)).any(1).sum().item<double>();
   EXPECT_DOUBLE_EQ(hits / ds.num_users(), metrics.test.at("Recall@20"));
 
-  // Resume: a second call with a higher limit continues from the saved state.
+  // Resume: a second call with a higher limit continues from the saved state (runs only 20 steps)
+  // and keeps the curve so far; a third call at the same limit has nothing left to do.
   c.retriever.max_iterations = 80;
   const auto resumed = train_retriever(c, self);
   EXPECT_EQ(resumed.iterations, 80);
-  EXPECT_EQ(resumed.curve.size(), 5u);
-  EXPECT_EQ(resumed.curve[3].iteration, 60);
+  EXPECT_EQ(resumed.iterations_run, 20);
+  ASSERT_EQ(resumed.curve.size(), 5u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(resumed.curve[i].recall10, result.curve[i].recall10) << i;
+  EXPECT_EQ(resumed.curve[4].iteration, 80);
+  const auto again = train_retriever(c, self);
+  EXPECT_EQ(again.iterations_run, 0);
+  EXPECT_EQ(again.curve.size(), 5u);
+
+  // An early-stopped run is not continued at the same patience, only when the patience is raised.
+  c.retriever.max_iterations = 0;
+  c.retriever.patience = 1;
+  c.retriever.lr = 0;  // parameters never move: the next validation is not better and stops the run
+  c.run.dir = (tmp / "stopped").string();
+  const auto stopped = train_retriever(c, self);
+  ASSERT_TRUE(stopped.early_stopped);
+  EXPECT_EQ(train_retriever(c, self).iterations_run, 0);
+  c.retriever.patience = 2;
+  const auto more = train_retriever(c, self);
+  EXPECT_EQ(more.iterations_run, c.retriever.val_interval);
+  EXPECT_EQ(more.curve.size(), stopped.curve.size() + 1);
 }
 
 TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
