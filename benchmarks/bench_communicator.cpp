@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/cpu_runtime.h"
 #include "distributed/communicator.h"
 #include "distributed/mpi_context.h"
 
@@ -55,7 +56,7 @@ std::vector<Timing> time_collectives(const std::vector<std::function<void()>>& v
 
 int main(int argc, char** argv) {
   MpiContext mpi(&argc, &argv);
-  at::set_num_threads(1);
+  set_cpu_threads(1);
   const std::string out_path = argc > 1 ? argv[1] : "benchmarks/results/communicator.json";
   auto comm = make_communicator("mpi");
   const int size = comm->size();

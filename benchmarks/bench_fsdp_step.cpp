@@ -19,6 +19,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/cpu_runtime.h"
 #include "core/safetensors.h"
 #include "distributed/data_parallel.h"
 #include "distributed/fsdp_llama.h"
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
   MpiContext mpi(&argc, &argv);
   MpiCommunicator comm;
   const std::string out_path = argc > 1 ? argv[1] : "benchmarks/results/fsdp_step.json";
-  at::set_num_threads(1);
+  set_cpu_threads(1);
   LlamaConfig c;
   c.vocab_size = 8000;
   c.hidden_size = 512;

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cpu_runtime.h"
 #include "models/llama_model.h"
 
 namespace {
@@ -76,7 +77,7 @@ int main(int argc, char** argv) {
   const std::string out_path = argc > 1 ? argv[1] : "benchmarks/results/llama_cpu.json";
   const int threads = std::getenv("OMP_NUM_THREADS") ? std::atoi(std::getenv("OMP_NUM_THREADS"))
                                                      : static_cast<int>(std::thread::hardware_concurrency());
-  at::set_num_threads(std::max(1, threads));
+  set_cpu_threads(std::max(1, threads));
   torch::manual_seed(0);
 
   struct ModelCase {

@@ -1,8 +1,6 @@
 // LRU scan benchmark: the fused scan against the reference parallel scan (forward, forward +
 // backward), then one full LRURec training iteration per scan at the LlamaRec ML-100k settings.
 // Single-threaded float32. Usage: bench_lru_scan [out.json] (default benchmarks/results/lru_scan.json).
-#include <dlfcn.h>
-#include <malloc.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -17,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/cpu_runtime.h"
 #include "models/lru_layer.h"
 #include "models/lru_params.h"
 #include "models/lru_rec.h"
@@ -31,11 +30,8 @@ using namespace llamarec;
 // serves blocks above 32 MiB (the [3200, 3651] scores) with a fresh mmap each time, so every
 // iteration would page-fault them in again; keeping them in the heap removes that cost.
 void configure_process() {
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  at::set_num_threads(1);
-  using SetThreads = void (*)(int);
-  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(1);
+  keep_freed_memory();
+  set_cpu_threads(1);
 }
 
 // The machine may be shared (parallel builds): CPU time of this single-threaded process is the

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/cpu_runtime.h"
 #include "models/llama_generate.h"
 #include "models/llama_model.h"
 
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   const std::string out_path = argc > 1 ? argv[1] : "benchmarks/results/ranker_verbalizer.json";
   const int threads = std::getenv("OMP_NUM_THREADS") ? std::atoi(std::getenv("OMP_NUM_THREADS"))
                                                      : static_cast<int>(std::thread::hardware_concurrency());
-  at::set_num_threads(std::max(1, threads));
+  set_cpu_threads(std::max(1, threads));
   torch::manual_seed(0);
   std::string name = "llama-25M-random";
   LlamaForCausalLM model{nullptr};

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "launch/commands.h"
+#include "core/cpu_runtime.h"
 #include "pipelines/generate.h"
 
 namespace llamarec {
@@ -39,7 +40,8 @@ void register_generate_command(CLI::App& app, CommandRegistry& registry) {
   command->add_option("--threads", o->threads, "LibTorch threads (0: all cores)");
   registry.add(command, [o](const MpiContext& mpi) {
     if (mpi.rank() != 0) return 0;  // generation is single-process; extra ranks have nothing to do
-    if (o->threads > 0) at::set_num_threads(static_cast<int>(o->threads));
+    if (o->threads > 0) set_cpu_threads(static_cast<int>(o->threads));
+    keep_freed_memory();
     const auto result = generate(o->model_dir, o->prompt, o->generate);
     std::cout << result.text << std::endl;
     return 0;

@@ -48,6 +48,9 @@ class LruRecImpl : public torch::nn::Module {
   LruModel model{nullptr};
 
  private:
+  // Leading columns that can be skipped (see lru_rec.cpp) and the blocks' output from `start` on.
+  int64_t first_needed_column(const torch::Tensor& ids) const;
+  torch::Tensor hidden_from(const torch::Tensor& ids, int64_t start);
   torch::Tensor labelled_loss(const torch::Tensor& tokens, const torch::Tensor& labels, bool mean);
 
   LruConfig config_;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/cpu_runtime.h"
 #include "core/logging.h"
 
 namespace llamarec {
@@ -18,7 +19,8 @@ int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions
     const int cores = std::max(1u, std::thread::hardware_concurrency());
     threads = std::max(1, cores / std::max(1, mpi.local_size()));
   }
-  at::set_num_threads(threads);
+  set_cpu_threads(threads);
+  keep_freed_memory();
   if (mpi.rank() == 0) {
     std::filesystem::create_directories(config.run.dir);
     if (options.save_config) {

@@ -116,8 +116,9 @@ bool load_state(const std::string& dir, TrainState& s, LruRec& model, torch::opt
   return true;
 }
 
-void write_curve(const std::string& path, const TrainState& s) {
-  nlohmann::json j = {{"best_iteration", s.best_iteration}, {"best_Recall@10", s.best_recall10}};
+void write_curve(const std::string& path, const TrainState& s, int ranks) {
+  nlohmann::json j = {{"best_iteration", s.best_iteration}, {"best_Recall@10", s.best_recall10},
+                      {"seconds_to_best", s.seconds_to_best}, {"seconds", s.elapsed}, {"ranks", ranks}};
   j["curve"] = nlohmann::json::array();
   for (const auto& p : s.curve) j["curve"].push_back(to_json(p));
   write_file_atomic(path, j.dump(1));
@@ -180,9 +181,11 @@ RetrieverTrainResult train_retriever(const Config& config, Communicator& comm) {
   auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(Clock::now() - start).count(); };
   double loss_sum = 0, token_sum = 0;
   int64_t iterations_run = 0;
+  double validation_seconds = 0;  // in this call; kept out of the per-iteration time
   Progress progress("retriever", max_iterations - state.iteration, "it", 15.0);
 
   auto validate = [&] {
+    const auto validation_start = Clock::now();
     const auto metrics = evaluate_retriever(model, shard, val_options, ks, comm).means();
     ValidationPoint p{state.iteration,        state.epoch,           token_sum > 0 ? loss_sum / token_sum : 0.0,
                       metrics.at("Recall@10"), metrics.at("NDCG@10"), metrics.at("MRR@10"),
@@ -206,12 +209,13 @@ RetrieverTrainResult train_retriever(const Config& config, Communicator& comm) {
     state.elapsed = elapsed();
     if (comm.rank() == 0) {
       save_state(state_dir, state, model, optimizer, identity);
-      write_curve(checkpoint + ".curve.json", state);
+      write_curve(checkpoint + ".curve.json", state, comm.size());
     }
     if (state.bad_validations >= rc.patience) {
       spdlog::info("early stopping: {} validations without improvement", state.bad_validations);
       stop = true;
     }
+    validation_seconds += std::chrono::duration<double>(Clock::now() - validation_start).count();
   };
 
   if (state.curve.empty()) validate();
@@ -256,7 +260,10 @@ RetrieverTrainResult train_retriever(const Config& config, Communicator& comm) {
   result.seconds = elapsed();
   result.seconds_to_best = state.seconds_to_best;
   result.seconds_per_iteration =
-      iterations_run > 0 ? std::chrono::duration<double>(Clock::now() - start).count() / iterations_run : 0.0;
+      iterations_run > 0
+          ? (std::chrono::duration<double>(Clock::now() - start).count() - validation_seconds) / iterations_run
+          : 0.0;
+  result.validation_seconds = validation_seconds;
   result.early_stopped = stop;
   result.curve = state.curve;
   spdlog::info("train-retriever done: {} iterations in {}, best val Recall@10 {:.4f} at iteration {} ({} to best)",

@@ -29,7 +29,8 @@ struct RetrieverTrainResult {
   double best_recall10 = 0;
   double seconds = 0;
   double seconds_to_best = 0;
-  double seconds_per_iteration = 0;
+  double seconds_per_iteration = 0;  // training steps only (validation excluded), this call
+  double validation_seconds = 0;     // this call
   bool early_stopped = false;
   std::vector<ValidationPoint> curve;
 };

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include "core/cpu_runtime.h"
 #include "core/logging.h"
 
 namespace {
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  at::set_num_threads(1);
+  llamarec::set_cpu_threads(1);
   llamarec::init_logging({rank, size, "warn", false});
   if (rank != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();

@@ -76,6 +76,38 @@ TEST(LruRec, LeftPaddingDoesNotChangeLastScores) {
   }
 }
 
+TEST(LruRec, SkippingAllPaddingColumnsChangesNothing) {
+  // Short rows alone (most leading columns are padding everywhere and get skipped) against the same
+  // rows next to a full-length row (nothing can be skipped): same scores, hidden states and loss.
+  torch::manual_seed(27);
+  for (auto scan : {LruScan::kFused, LruScan::kParallel}) {
+    LruRec model(small_config(scan));
+    model->to(torch::kDouble);
+    model->eval();
+    const int64_t L = 24;
+    auto short_rows = random_items(2, L, 30);
+    short_rows[0].narrow(0, 0, L - 5).fill_(0);
+    short_rows[1].narrow(0, 0, L - 3).fill_(0);
+    const auto full_row = random_items(1, L, 30);
+    const auto both = torch::cat({short_rows, full_row}, 0);
+    auto labels = random_items(3, L, 30);
+    labels[0].narrow(0, 0, L - 6).fill_(0);  // the first label sits on a padding position (context: padding only)
+    labels[1].narrow(0, 0, L - 4).fill_(0);
+    labels[1][2] = 7;                        // and one far inside the padding, as a caller may set
+    const auto a = model->scores_last(short_rows), b = model->scores_last(both);
+    EXPECT_TRUE(torch::allclose(a, b.narrow(0, 0, 2), 1e-10, 1e-12)) << to_string(scan);
+    const auto ha = model->hidden(short_rows), hb = model->hidden(both);
+    EXPECT_TRUE(torch::allclose(ha, hb.narrow(0, 0, 2), 1e-10, 1e-12)) << to_string(scan);
+    const auto la = model->loss_sum(short_rows, labels.narrow(0, 0, 2)).item<double>();
+    const auto lfull = model->loss_sum(full_row, labels.narrow(0, 2, 1)).item<double>();
+    EXPECT_NEAR(la + lfull, model->loss_sum(both, labels).item<double>(), 1e-9) << to_string(scan);
+    // Only padding: every position predicts from padding context.
+    const auto empty = torch::zeros({2, L}, torch::kLong);
+    EXPECT_TRUE(torch::allclose(model->scores_last(empty), model->scores_last(torch::zeros({2, 1}, torch::kLong)),
+                                1e-10, 1e-12));
+  }
+}
+
 TEST(LruRec, RingInitPutsLambdaInsideTheAnnulus) {
   torch::manual_seed(23);
   auto config = small_config();

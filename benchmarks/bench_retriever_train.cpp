@@ -1,0 +1,107 @@
+// LRURec data-parallel training throughput: `train_retriever` itself (sharded examples, one flat
+// gradient all-reduce per step, clip, AdamW) on a preprocessed dataset, at a fixed global batch, for
+// whatever world size mpirun gives. Each world size replaces its row in the JSON file, so
+//   build/benchmarks/bench_retriever_train DATASET.h5 [out.json] [key=value ...]
+//   mpirun -np 2 build/benchmarks/bench_retriever_train DATASET.h5 [out.json] [key=value ...]
+// builds the 1-vs-2-rank table. Defaults are LlamaRec's ML-100k settings (batch 16, max_len 200,
+// dropout 0.2), the ones the Python reference takes 0.41 s/iteration for on this CPU (1 thread);
+// overrides such as retriever.batch_size=64 retriever.max_len=50 give the Amazon settings.
+// Validation time is excluded (train_retriever reports it apart). 1 LibTorch thread per rank.
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "core/config.h"
+#include "core/cpu_runtime.h"
+#include "core/logging.h"
+#include "distributed/mpi_communicator.h"
+#include "distributed/mpi_context.h"
+#include "pipelines/train_retriever.h"
+
+using namespace llamarec;
+namespace fs = std::filesystem;
+
+int main(int argc, char** argv) {
+  MpiContext mpi(&argc, &argv);
+  MpiCommunicator comm;
+  if (argc < 2) {
+    if (comm.rank() == 0) fmt::print(stderr, "usage: bench_retriever_train DATASET.h5 [out.json] [key=value ...]\n");
+    return 2;
+  }
+  const std::string dataset = fs::absolute(argv[1]).string();
+  const std::string out_path = argc > 2 ? argv[2] : "benchmarks/results/retriever_train.json";
+  std::vector<std::string> overrides = {"retriever.max_iterations=300", "run.threads=1"};
+  for (int i = 3; i < argc; ++i) overrides.emplace_back(argv[i]);
+  Config config = load_config("", overrides);
+  set_cpu_threads(static_cast<int>(std::max<int64_t>(1, config.run.threads)));
+  keep_freed_memory();
+  // One validation at iteration 0 and one at the end; no early stopping in between.
+  config.retriever.val_interval = config.retriever.max_iterations;
+  config.data.dataset = dataset;
+  const fs::path dir = fs::temp_directory_path() / fmt::format("llamarec_bench_retriever_np{}", comm.size());
+  config.run.dir = dir.string();
+  if (comm.rank() == 0) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  comm.barrier();
+  LogOptions log;
+  log.rank = comm.rank();
+  log.world_size = comm.size();
+  init_logging(log);
+
+  const auto result = train_retriever(config, comm);
+  const auto& rc = config.retriever;
+  const double per_it = result.seconds_per_iteration;
+  const double reference = 0.41;  // Python reference, s/iteration at batch 16, max_len 200, 1 thread
+  if (comm.rank() == 0) {
+    nlohmann::json all = {{"benchmark", "retriever_train"}, {"runs", nlohmann::json::array()}};
+    if (fs::exists(out_path)) {
+      try {
+        std::ifstream in(out_path);
+        all = nlohmann::json::parse(in);
+      } catch (const std::exception&) {
+      }
+    }
+    nlohmann::json row = {{"ranks", comm.size()},
+                          {"dataset", dataset},
+                          {"global_batch", rc.batch_size},
+                          {"max_len", rc.max_len},
+                          {"dropout", rc.dropout},
+                          {"scan", rc.scan},
+                          {"threads_per_rank", at::get_num_threads()},
+                          {"iterations", result.iterations_run},
+                          {"seconds_per_iteration", per_it},
+                          {"iterations_per_second", 1.0 / per_it},
+                          {"sequences_per_second", rc.batch_size / per_it},
+                          {"validation_seconds", result.validation_seconds}};
+    if (rc.batch_size == 16 && rc.max_len == 200) row["speedup_vs_python_reference"] = reference / per_it;
+    auto& runs = all["runs"];
+    for (auto it = runs.begin(); it != runs.end();) {
+      const bool same = (*it)["ranks"] == comm.size() && (*it)["global_batch"] == rc.batch_size &&
+                        (*it)["max_len"] == rc.max_len && (*it)["dataset"] == dataset;
+      it = same ? runs.erase(it) : it + 1;
+    }
+    runs.push_back(row);
+    fmt::print("\nLRURec training, {} rank(s) x {} thread(s), global batch {}, max_len {}, dropout {}, {} scan\n",
+               comm.size(), at::get_num_threads(), rc.batch_size, rc.max_len, rc.dropout, rc.scan);
+    fmt::print("{:>5} {:>8} {:>12} {:>10} {:>12} {:>16}\n", "ranks", "batch", "s/iter", "iter/s", "seq/s",
+               "vs Python 0.41s");
+    for (const auto& r : runs) {
+      if (r["global_batch"] != rc.batch_size || r["max_len"] != rc.max_len || r["dataset"] != dataset) continue;
+      fmt::print("{:>5} {:>8} {:>12.4f} {:>10.2f} {:>12.1f} {:>16}\n", r["ranks"].get<int>(),
+                 r["global_batch"].get<int64_t>(), r["seconds_per_iteration"].get<double>(),
+                 r["iterations_per_second"].get<double>(), r["sequences_per_second"].get<double>(),
+                 r.contains("speedup_vs_python_reference")
+                     ? fmt::format("{:.2f}x", r["speedup_vs_python_reference"].get<double>())
+                     : std::string("-"));
+    }
+    write_file_atomic(out_path, all.dump(2) + "\n");
+    fmt::print("wrote {}\n", out_path);
+  }
+  return 0;
+}
