@@ -55,6 +55,12 @@ ScoredSplit score_split(LruRec& model, const SequenceDataset& shard, Split split
     out.top.items = all_gather_rows(comm, cat(items, torch::zeros({0, top_k}, torch::kLong)));
     out.top.scores = all_gather_rows(comm, cat(scores, torch::zeros({0, top_k}, torch::kFloat32)));
     out.top.label = all_gather_rows(comm, cat(labels, torch::zeros({0}, torch::kLong)));
+    // Scoring ran in length order; the file is in user order.
+    const auto order = out.top.user.argsort();
+    out.top.user = out.top.user.index_select(0, order);
+    out.top.items = out.top.items.index_select(0, order);
+    out.top.scores = out.top.scores.index_select(0, order);
+    out.top.label = out.top.label.index_select(0, order);
   }
   return out;
 }

@@ -15,6 +15,7 @@
 #include "pipelines/retrieve.h"
 #include "pipelines/retriever_checkpoint.h"
 #include "pipelines/retriever_examples.h"
+#include "pipelines/retriever_scoring.h"
 #include "pipelines/train_retriever.h"
 #include "tests/test_support.h"
 
@@ -93,6 +94,33 @@ std::string make_synthetic(const std::filesystem::path& path) {
   o.synthetic.max_length = 30;
   run_preprocess(o);
   return path.string();
+}
+
+TEST(RetrieverScoring, MetricsDoNotDependOnTheScoringBatch) {
+  // Batches are formed in length order and their common padding is skipped: any batch size must
+  // give the per-user result (batch 1), and every user is scored once.
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  const auto shard = SequenceDataset::open_shard(make_synthetic(tmp / "d.h5"), 0, 1);
+  torch::manual_seed(5);
+  LruConfig lc;
+  lc.num_items = shard.num_items();
+  lc.hidden = 16;
+  LruRec model(lc);
+  for (const auto split : {Split::kVal, Split::kTest}) {
+    ScoringOptions one{split, 20, true, 1};
+    const auto per_user = evaluate_retriever(model, shard, one, {1, 5, 10, 20}, self).means();
+    for (const int64_t batch : {7, 64}) {
+      ScoringOptions o{split, 20, true, batch};
+      std::set<int64_t> seen;
+      for_each_scored_batch(model, shard, o, [&](const std::vector<int64_t>& users, const torch::Tensor&, const torch::Tensor&) {
+        for (const auto u : users) EXPECT_TRUE(seen.insert(u).second) << u;
+      });
+      EXPECT_EQ(static_cast<int64_t>(seen.size()), shard.num_local_users());
+      const auto batched = evaluate_retriever(model, shard, o, {1, 5, 10, 20}, self).means();
+      for (const auto& [name, value] : per_user) EXPECT_NEAR(batched.at(name), value, 1e-12) << name << " batch " << batch;
+    }
+  }
 }
 
 TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
