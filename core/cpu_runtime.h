@@ -10,7 +10,7 @@ void set_cpu_threads(int threads);
 
 // Keeps freed memory in the process. glibc hands blocks above its mmap threshold back to the OS on
 // free, and each training step allocates and frees the same large activation buffers again, so
-// every step page-faults them in anew (a quarter of an LRURec step in kernel page clearing).
+// every step page-faults them in anew (kernel page clearing showed at the top of LRURec profiles).
 void keep_freed_memory();
 
 }  // namespace llamarec

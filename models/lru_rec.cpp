@@ -17,11 +17,14 @@ torch::Tensor checked_tokens(const torch::Tensor& tokens, int64_t num_items, con
   return tokens.to(torch::kLong);
 }
 
-// Both scans rely on padding being a left prefix (a 0 after an item would be read differently).
-void check_left_padded(const torch::Tensor& ids) {
+// Checked input tokens. Both scans rely on padding being a left prefix (a 0 after an item would be
+// read differently).
+torch::Tensor left_padded_ids(const torch::Tensor& tokens, int64_t num_items) {
+  const auto ids = checked_tokens(tokens, num_items, "tokens");
   const auto mask = ids > 0;  // [B, L]
   if (ids.size(1) > 1 && (mask.narrow(1, 1, ids.size(1) - 1).lt(mask.narrow(1, 0, ids.size(1) - 1))).any().item<bool>())
     fail("LruRec: tokens hold a padding id 0 after an item; sequences must be left-padded");
+  return ids;
 }
 
 // First column of `ids` [B, L] that holds an item in any row (L when none does).
@@ -57,8 +60,7 @@ LruScan LruRecImpl::scan_for(const torch::Device& device) const {
 }
 
 torch::Tensor LruRecImpl::hidden(const torch::Tensor& tokens) {
-  const auto ids = checked_tokens(tokens, config_.num_items, "tokens");
-  check_left_padded(ids);
+  const auto ids = left_padded_ids(tokens, config_.num_items);
   const int64_t start = first_needed_column(ids);
   const auto h = hidden_from(ids, start);  // [B, L - start, D]
   if (start == 0) return h;
@@ -73,8 +75,7 @@ torch::Tensor LruRecImpl::score(const torch::Tensor& hidden_states) {
 torch::Tensor LruRecImpl::forward(const torch::Tensor& tokens) { return score(hidden(tokens)); }
 
 torch::Tensor LruRecImpl::scores_last(const torch::Tensor& tokens) {
-  const auto ids = checked_tokens(tokens, config_.num_items, "tokens");
-  check_left_padded(ids);
+  const auto ids = left_padded_ids(tokens, config_.num_items);
   const auto h = hidden_from(ids, first_needed_column(ids));  // [B, L', D]
   return score(h.select(1, h.size(1) - 1));
 }
@@ -82,8 +83,7 @@ torch::Tensor LruRecImpl::scores_last(const torch::Tensor& tokens) {
 torch::Tensor LruRecImpl::labelled_loss(const torch::Tensor& tokens, const torch::Tensor& labels, bool mean) {
   if (labels.sizes() != tokens.sizes())
     fail("LruRec: labels {} must have the shape of tokens {}", c10::str(labels.sizes()), c10::str(tokens.sizes()));
-  const auto ids = checked_tokens(tokens, config_.num_items, "tokens");
-  check_left_padded(ids);
+  const auto ids = left_padded_ids(tokens, config_.num_items);
   // Labels on dropped columns would need their padding output: start early enough to keep them.
   const int64_t start = std::min(first_needed_column(ids), first_item_column(labels));
   const auto targets_all = checked_tokens(labels, config_.num_items, "labels").narrow(1, start, ids.size(1) - start);
