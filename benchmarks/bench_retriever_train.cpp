@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "core/cpu_runtime.h"
 #include "core/logging.h"
 #include "distributed/mpi_communicator.h"
@@ -34,13 +34,13 @@ int main(int argc, char** argv) {
   }
   const std::string dataset = fs::absolute(argv[1]).string();
   const std::string out_path = argc > 2 ? argv[2] : "benchmarks/results/retriever_train.json";
-  std::vector<std::string> overrides = {"retriever.max_iterations=300", "run.threads=1"};
+  std::vector<std::string> overrides = {"retriever.max_steps=300", "run.threads=1"};
   for (int i = 3; i < argc; ++i) overrides.emplace_back(argv[i]);
   Config config = load_config("", overrides);
   set_cpu_threads(static_cast<int>(std::max<int64_t>(1, config.run.threads)));
   keep_freed_memory();
   // One validation at iteration 0 and one at the end; no early stopping in between.
-  config.retriever.val_interval = config.retriever.max_iterations;
+  config.retriever.val_interval = config.retriever.max_steps;
   config.data.dataset = dataset;
   const fs::path dir = fs::temp_directory_path() / fmt::format("llamarec_bench_retriever_np{}", comm.size());
   config.run.dir = dir.string();
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
 
   const auto result = train_retriever(config, comm);
   const auto& rc = config.retriever;
-  const double per_it = result.seconds_per_iteration;
+  const double per_it = result.seconds_per_step;
   const double reference = 0.41;  // Python reference, s/iteration at batch 16, max_len 200, 1 thread
   if (comm.rank() == 0) {
     nlohmann::json all = {{"benchmark", "retriever_train"}, {"runs", nlohmann::json::array()}};
@@ -71,10 +71,10 @@ int main(int argc, char** argv) {
                           {"dataset", dataset},
                           {"global_batch", rc.batch_size},
                           {"max_len", rc.max_len},
-                          {"dropout", rc.dropout},
-                          {"scan", rc.scan},
+                          {"dropout", rc.model.dropout},
+                          {"scan", enum_name(rc.model.scan)},
                           {"threads_per_rank", at::get_num_threads()},
-                          {"iterations", result.iterations_run},
+                          {"iterations", result.steps_run},
                           {"seconds_per_iteration", per_it},
                           {"iterations_per_second", 1.0 / per_it},
                           {"sequences_per_second", rc.batch_size / per_it},
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     }
     runs.push_back(row);
     fmt::print("\nLRURec training, {} rank(s) x {} thread(s), global batch {}, max_len {}, dropout {}, {} scan\n",
-               comm.size(), at::get_num_threads(), rc.batch_size, rc.max_len, rc.dropout, rc.scan);
+               comm.size(), at::get_num_threads(), rc.batch_size, rc.max_len, rc.model.dropout, enum_name(rc.model.scan));
     fmt::print("{:>5} {:>8} {:>12} {:>10} {:>12} {:>16}\n", "ranks", "batch", "s/iter", "iter/s", "seq/s",
                "vs Python 0.41s");
     for (const auto& r : runs) {

@@ -28,7 +28,7 @@ one() {
   sets+=(${EXTRA:-})
   local start=$SECONDS
   "$bin" train-retriever -c "$config" "${sets[@]}" > "$dir.log" 2>&1
-  "$bin" evaluate -c "$config" --stage retriever "${sets[@]}" >> "$dir.log" 2>&1
+  "$bin" evaluate-retriever -c "$config" "${sets[@]}" >> "$dir.log" 2>&1
   echo "dropout $d wd $wd seed $s: $(grep 'retriever test' "$dir.log" | tail -1 | sed 's/.*retriever test *//') ($((SECONDS - start)) s)"
 }
 export -f one
@@ -40,7 +40,7 @@ out = []
 for m in sorted(pathlib.Path(sys.argv[1]).glob("*/metrics.json")):
     d = json.loads(m.read_text())["retriever"]
     curve = json.loads((m.parent / "retriever.safetensors.curve.json").read_text())
-    out.append({"run": m.parent.name, "test": d["test"], "val": d["val"], "best_iteration": curve["best_iteration"],
+    out.append({"run": m.parent.name, "test": d["test"], "val": d["val"], "best_step": curve["best_step"],
                 "curve": curve["curve"]})
 pathlib.Path(sys.argv[2]).write_text(json.dumps(out, indent=1) + "\n")
 print("wrote", sys.argv[2])

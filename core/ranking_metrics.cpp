@@ -63,7 +63,7 @@ void RankingMetrics::set_sums(const torch::Tensor& sums) {
   count_ = static_cast<int64_t>(std::llround(p[3 * n]));
 }
 
-std::map<std::string, double> RankingMetrics::means() const {
+MetricMap RankingMetrics::means() const {
   std::map<std::string, double> out;
   const double c = count_ > 0 ? static_cast<double>(count_) : 1.0;
   for (size_t j = 0; j < ks_.size(); ++j) {

@@ -1,4 +1,4 @@
-// Ranking metrics for one relevant item per user (spec §4): Recall@k (= HR@k), MRR@k, NDCG@k.
+// Ranking metrics for one relevant item per user (docs/llamarec.md, "Metrics"): Recall@k (= HR@k), MRR@k, NDCG@k.
 // Accumulated as exact per-user sums plus a count, so that per-rank sums can be all-reduced and then
 // divided: the result equals the single-process computation over all users (never an average of
 // per-batch or per-rank averages).
@@ -10,6 +10,9 @@
 #include <vector>
 
 namespace llamarec {
+
+// Metric name ("NDCG@10") -> value.
+using MetricMap = std::map<std::string, double>;
 
 class RankingMetrics {
  public:
@@ -30,7 +33,7 @@ class RankingMetrics {
   void set_sums(const torch::Tensor& sums);
 
   // {"MRR@10": ..., "NDCG@10": ..., "Recall@10": ...}; zeros when count is 0.
-  std::map<std::string, double> means() const;
+  MetricMap means() const;
 
  private:
   std::vector<int64_t> ks_;

@@ -49,7 +49,7 @@ std::vector<std::string> candidate_letters(int count);
 std::vector<int64_t> letter_token_ids(const Tokenizer& tokenizer, const std::vector<std::string>& letters,
                                       const std::string& context = "\n");
 
-// The ids LlamaRec's verbalizer reads (spec §3.4): encode(letter) without special tokens, i.e. with
+// The ids LlamaRec's verbalizer reads (docs/llamarec.md, "Ranker"): encode(letter) without special tokens, i.e. with
 // the dummy prefix ("▁A"). Fails when a letter is not a single token.
 std::vector<int64_t> letter_token_ids_dummy_prefix(const Tokenizer& tokenizer,
                                                    const std::vector<std::string>& letters);

@@ -10,6 +10,7 @@
 #include "models/llama_decoder_layer.h"
 #include "models/llama_model.h"
 #include "models/llama_rmsnorm.h"
+#include "models/lora_linear.h"
 #include "models/peft_adapter.h"
 
 namespace llamarec {
@@ -27,11 +28,6 @@ std::vector<TensorSpec> layer_specs(const LlamaConfig& c, int64_t layer) {
   auto specs = llama_layer_tensor_specs(c);
   for (auto& spec : specs) spec.name = "model.layers." + std::to_string(layer) + "." + spec.name;
   return specs;
-}
-
-std::string layer_module_path(int64_t layer, const std::string& module) {
-  const bool attn = module == "q_proj" || module == "k_proj" || module == "v_proj" || module == "o_proj";
-  return "model.layers." + std::to_string(layer) + (attn ? ".self_attn." : ".mlp.") + module;
 }
 
 }  // namespace
@@ -76,25 +72,14 @@ void ShardedLlama::apply_lora(const LoraConfig& config, uint64_t seed) {
   if (has_lora()) fail("sharded Llama already carries LoRA adapters");
   lora_config_ = config;
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const auto shapes = llama_layer_tensor_specs(config_);
-  auto shape_of = [&](const std::string& module) {
-    for (const auto& spec : shapes) {
-      if (spec.name.find(module + ".weight") != std::string::npos) return spec.shape;  // [out, in]
-    }
-    fail("LoRA: no projection named {}", module);
-  };
-  torch::NoGradGuard no_grad;
-  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  std::map<std::string, std::vector<int64_t>> shapes;  // "q_proj" -> [out, in]
+  for (const auto& spec : llama_tensor_specs(config_)) shapes[spec.name] = spec.shape;
   lora_.assign(config_.num_hidden_layers, {});
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     for (const auto& module : config.target_modules) {
-      const auto shape = shape_of(module);
-      const int64_t out = shape[0], in = shape[1];
-      // kaiming_uniform(a=√5) on [r, in] is U(±1/√in); drawn on the CPU so every device agrees.
-      const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-      auto a = torch::empty({config.r, in}, f32).uniform_(-bound, bound, generator).to(device_);
-      auto b = torch::zeros({out, config.r}, f32.device(device_));
-      lora_[i].push_back({module, a.requires_grad_(true), b.requires_grad_(true)});
+      const auto& shape = shapes.at(llama_projection_path(i, module) + ".weight");
+      auto w = init_lora_weights(shape[0], shape[1], config.r, generator, device_);
+      lora_[i].push_back({module, w.a.requires_grad_(true), w.b.requires_grad_(true)});
     }
   }
 }
@@ -103,7 +88,7 @@ std::map<std::string, torch::Tensor> ShardedLlama::lora_tensors() const {
   std::map<std::string, torch::Tensor> out;
   for (size_t i = 0; i < lora_.size(); ++i) {
     for (const auto& m : lora_[i]) {
-      const auto path = layer_module_path(static_cast<int64_t>(i), m.module);
+      const auto path = llama_projection_path(static_cast<int64_t>(i), m.module);
       out[path + ".lora_A.weight"] = m.a;
       out[path + ".lora_B.weight"] = m.b;
     }
@@ -155,7 +140,7 @@ torch::Tensor ShardedLlama::forward_hidden(const torch::Tensor& input_ids, const
   // Shared by every layer's forward and recompute; the closures keep it alive until backward.
   auto context = std::make_shared<LayerContext>(make_layer_context(config_, mask, {}, positions, batch, 0, length,
                                                                    dtype_, device_, nullptr, training));
-  const double scaling = lora_config_.r > 0 ? lora_config_.alpha / static_cast<double>(lora_config_.r) : 0.0;
+  const double scaling = has_lora() ? lora_config_.scaling() : 0.0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     std::vector<torch::Tensor> trainable;
     std::vector<std::string> modules;

@@ -19,7 +19,7 @@
 #include "distributed/fsdp_unit.h"
 #include "models/llama_config.h"
 #include "models/llama_rope.h"
-#include "models/lora_apply.h"
+#include "models/lora_config.h"
 
 namespace llamarec {
 

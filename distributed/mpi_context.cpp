@@ -33,7 +33,7 @@ MpiContext::MpiContext(int* argc, char*** argv) {
     owns_ = true;
   }
   // Errors come back as codes so that mpiCheck can turn them into exceptions with a message.
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  mpiCheck(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   mpiCheck(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   mpiCheck(MPI_Comm_size(MPI_COMM_WORLD, &size_));
   const NodeRank node = node_rank(MPI_COMM_WORLD);

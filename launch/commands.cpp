@@ -23,9 +23,8 @@ int CommandRegistry::run_selected(const CLI::App& app, const MpiContext& mpi) co
 }
 
 void register_commands(CLI::App& app, CommandRegistry& registry) {
-  register_data_commands(app, registry);
-  register_retriever_commands(app, registry);
-  register_ranker_commands(app, registry);
+  register_stage_commands(app, registry);
+  register_info_command(app, registry);
   register_generate_command(app, registry);
   register_config_command(app, registry);
 }

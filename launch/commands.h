@@ -1,5 +1,6 @@
-// Subcommand registration for the llamarec CLI. Each command_*.cpp adds one subcommand with its
-// options and the function that runs it after MPI is up.
+// Subcommand registration for the llamarec CLI. Each command_*.cpp adds its subcommands with their
+// options and the function that runs each after MPI is up; the stage subcommands come from the
+// stage table (pipelines/stages.h).
 #pragma once
 #include <CLI/CLI.hpp>
 
@@ -7,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "distributed/mpi_context.h"
 
 namespace llamarec {
@@ -36,9 +37,8 @@ void register_commands(CLI::App& app, CommandRegistry& registry);
 
 // One per command_*.cpp.
 void register_config_command(CLI::App& app, CommandRegistry& registry);
-void register_data_commands(CLI::App& app, CommandRegistry& registry);
-void register_retriever_commands(CLI::App& app, CommandRegistry& registry);
+void register_stage_commands(CLI::App& app, CommandRegistry& registry);  // the stage table, run, evaluate
+void register_info_command(CLI::App& app, CommandRegistry& registry);
 void register_generate_command(CLI::App& app, CommandRegistry& registry);
-void register_ranker_commands(CLI::App& app, CommandRegistry& registry);
 
 }  // namespace llamarec

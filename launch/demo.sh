@@ -15,10 +15,10 @@ config="${CONFIG:-configs/demo.toml}"
 run_dir="$(grep -E '^dir' "$config" | cut -d'"' -f2)"
 model="${RANKER_MODEL:-$root/../shared/models/stories260K-hf}"
 if [ -f "$model/config.json" ]; then
-  "$root/launch/mpirun.sh" "$np" run "$config" --set "ranker.model=$model"
+  "$root/launch/mpirun.sh" "$np" run -c "$config" --set "ranker.model=$model"
 else
   echo "demo: no Llama for the ranker (set RANKER_MODEL=/path/to/hf-llama); running the retriever stages only"
-  "$root/launch/mpirun.sh" "$np" run "$config" --stages preprocess,train-retriever,retrieve,evaluate-retriever
+  "$root/launch/mpirun.sh" "$np" run -c "$config" --stages preprocess,train-retriever,retrieve,evaluate-retriever
 fi
 "${BUILD_DIR:-$root/build}/llamarec" info "$run_dir/dataset.h5"
 echo "demo: metrics in $run_dir/metrics.json"

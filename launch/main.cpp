@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "core/error.h"
 #include "core/logging.h"
 #include "distributed/mpi_context.h"
@@ -20,6 +20,16 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "llamarec 0.1");
   CommandRegistry registry;
   register_commands(app, registry);
+  // CLI11 answers a misspelt command with "A subcommand is required"; name it and the commands.
+  if (argc > 1 && argv[1][0] != '-') {
+    const auto known = app.get_subcommands([&](CLI::App* c) { return c->get_name() == argv[1]; });
+    if (known.empty()) {
+      std::string names;
+      for (const auto* c : app.get_subcommands([](CLI::App*) { return true; })) names += " " + c->get_name();
+      std::fprintf(stderr, "llamarec: unknown command '%s' (commands:%s)\n", argv[1], names.c_str());
+      return 109;  // CLI11's exit code for an unknown argument
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

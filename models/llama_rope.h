@@ -9,7 +9,7 @@ namespace llamarec {
 enum class PositionMode {
   kFromMask,  // cumsum(attention_mask) - 1: every row's first real token is position 0 (correct)
   kArange,    // 0, 1, 2, ... for every row, pads included: what HF 4.33 does when LlamaRec passes no
-              // position_ids (spec §3.3), so left-padded rows start at position pad_len (fidelity)
+              // position_ids (docs/llamarec.md, "Ranker"), so left-padded rows start at position pad_len (fidelity)
 };
 // RoPE attention scores depend on relative positions only and pads are masked, so both modes give
 // the same outputs up to rounding (which grows with the angles, most visibly in bf16).

@@ -12,19 +12,6 @@ std::string last_component(const std::string& path) { return path.substr(path.rf
 
 }  // namespace
 
-void validate_lora_config(const LoraConfig& config) {
-  static const std::set<std::string> known = {"q_proj", "k_proj", "v_proj", "o_proj",
-                                              "gate_proj", "up_proj", "down_proj"};
-  if (config.target_modules.empty()) fail("LoRA: target_modules is empty");
-  for (const auto& target : config.target_modules) {
-    if (!known.count(target))
-      fail("LoRA: unknown target module '{}' (Llama has q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)",
-           target);
-  }
-  if (config.r <= 0) fail("LoRA: r must be positive, got {}", config.r);
-  if (config.dropout < 0 || config.dropout >= 1) fail("LoRA: dropout must be in [0, 1), got {}", config.dropout);
-}
-
 int64_t apply_lora(LlamaForCausalLMImpl& model, const LoraConfig& config, torch::Dtype dtype) {
   validate_lora_config(config);
   const std::set<std::string> targets(config.target_modules.begin(), config.target_modules.end());

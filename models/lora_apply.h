@@ -9,18 +9,9 @@
 #include <vector>
 
 #include "models/llama_model.h"
+#include "models/lora_config.h"
 
 namespace llamarec {
-
-struct LoraConfig {
-  int64_t r = 8;
-  double alpha = 32.0;
-  double dropout = 0.05;
-  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
-};
-
-// Unknown target names, r <= 0 and dropout outside [0, 1) are errors.
-void validate_lora_config(const LoraConfig& config);
 
 // Freezes the base model and adds adapters (parameters in `dtype`, on the model's device). Returns
 // the number of adapted layers. Unknown target names (not one of q_proj, k_proj, v_proj, o_proj,

@@ -1,5 +1,6 @@
 #include "models/lora_linear.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <cmath>
 
 #include "core/error.h"
@@ -15,12 +16,23 @@ torch::Tensor linear_forward(const LinearWeights& w, const torch::Tensor& x, boo
   return out + delta.to(out.scalar_type());
 }
 
+LoraWeights init_lora_weights(int64_t out_features, int64_t in_features, int64_t r, at::Generator generator,
+                              torch::Device device) {
+  torch::NoGradGuard no_grad;
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  auto a = torch::empty({r, in_features}, f32).uniform_(-bound, bound, generator).to(device);
+  auto b = torch::zeros({out_features, r}, f32.device(device));
+  return {a, b};
+}
+
 LoraLinearImpl::LoraLinearImpl(int64_t in_features, int64_t out_features, torch::TensorOptions options)
     : in_features_(in_features), out_features_(out_features) {
   weight = register_parameter("weight", torch::empty({out_features, in_features}, options));
 }
 
-void LoraLinearImpl::enable_lora(int64_t r, double alpha, double dropout, torch::Dtype dtype) {
+void LoraLinearImpl::enable_lora(int64_t r, double alpha, double dropout, torch::Dtype dtype,
+                                 c10::optional<at::Generator> generator) {
   if (has_lora()) fail("LoRA adapter already present on a {}x{} linear layer", out_features_, in_features_);
   if (r <= 0) fail("LoRA rank must be positive, got {}", r);
   if (dropout < 0 || dropout >= 1) fail("LoRA dropout must be in [0, 1), got {}", dropout);
@@ -30,10 +42,10 @@ void LoraLinearImpl::enable_lora(int64_t r, double alpha, double dropout, torch:
   lora_B->to(weight.device(), dtype);
   {
     torch::NoGradGuard no_grad;
-    // PEFT's reset_lora_parameters: A ~ kaiming_uniform(a=√5), i.e. U(±1/√in); B = 0, so the
-    // adapted layer starts equal to the base layer.
-    torch::nn::init::kaiming_uniform_(lora_A->weight, std::sqrt(5.0));
-    lora_B->weight.zero_();
+    const auto init = init_lora_weights(out_features_, in_features_, r,
+                                        generator ? *generator : at::detail::getDefaultCPUGenerator());
+    lora_A->weight.copy_(init.a);
+    lora_B->weight.copy_(init.b);
   }
   rank_ = r;
   alpha_ = alpha;

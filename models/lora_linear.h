@@ -19,14 +19,27 @@ struct LinearWeights {
 // as PEFT does) and its output is cast back to the base output's dtype. Dropout only if `training`.
 torch::Tensor linear_forward(const LinearWeights& weights, const torch::Tensor& x, bool training);
 
+struct LoraWeights {
+  torch::Tensor a;  // [r, in]
+  torch::Tensor b;  // [out, r]
+};
+
+// PEFT's reset_lora_parameters for an [out, in] projection: A ~ kaiming_uniform(a=√5), which is
+// U(±1/√in), and B = 0, so that the adapted layer starts equal to the base layer. Drawn in fp32 on
+// the CPU from `generator` (so every device and rank agrees), then moved to `device`.
+LoraWeights init_lora_weights(int64_t out_features, int64_t in_features, int64_t r, at::Generator generator,
+                              torch::Device device = torch::kCPU);
+
 class LoraLinearImpl : public torch::nn::Module {
  public:
   // The base weight is allocated uninitialised: load it or initialise it explicitly.
   LoraLinearImpl(int64_t in_features, int64_t out_features, torch::TensorOptions options = {});
 
   // Adds an adapter of rank `r` (parameters "lora_A.weight", "lora_B.weight", PEFT's names) in
-  // `dtype` on the base weight's device. Fails if one is already present.
-  void enable_lora(int64_t r, double alpha, double dropout, torch::Dtype dtype = torch::kFloat32);
+  // `dtype` on the base weight's device, initialised by init_lora_weights from `generator` (default:
+  // LibTorch's default CPU generator). Fails if one is already present.
+  void enable_lora(int64_t r, double alpha, double dropout, torch::Dtype dtype = torch::kFloat32,
+                   c10::optional<at::Generator> generator = c10::nullopt);
   bool has_lora() const { return !lora_A.is_empty(); }
   // W += scaling·B·A (in W's dtype); the adapter is then skipped until unmerge().
   void merge();

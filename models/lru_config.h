@@ -1,4 +1,5 @@
-// LRURec hyperparameters (spec §2.1). The lead maps the [retriever] TOML keys onto this struct.
+// LRURec hyperparameters (docs/llamarec.md, "Retriever"); the [retriever] config section holds one
+// (pipelines/config.h), so these defaults are the only ones.
 #pragma once
 #include <cstdint>
 #include <string>

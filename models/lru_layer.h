@@ -1,4 +1,4 @@
-// The LRU layer (reference LRULayer, spec §2.1): a diagonal complex linear recurrence with H = 2·D
+// The LRU layer (reference LRULayer; docs/llamarec.md, "Retriever"): a diagonal complex linear recurrence with H = 2·D
 // channels between a complex input and output projection, then a residual and LayerNorm.
 #pragma once
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// The reference's by-name parameter rules for LRURec (spec §2.1 init, §2.3 optimiser groups).
+// The reference's by-name parameter rules for LRURec (docs/llamarec.md, "Retriever": initialisation, optimiser groups).
 #pragma once
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-// LRURec, the retriever (spec §2.1): embedding → LRU blocks → tied-embedding scores + item bias.
+// LRURec, the retriever (docs/llamarec.md, "Retriever"): embedding → LRU blocks → tied-embedding scores + item bias.
 //
 // Parameter names follow the reference state dict (`embedding.token.weight`,
 // `model.lru_blocks.N.lru_layer.params_log`, `model.lru_blocks.N.feed_forward.w_1.weight`,

@@ -14,7 +14,7 @@
 
 namespace llamarec {
 
-// The reference `lru_parallel` (spec §2.1): log2(L) passes of tensor ops, differentiated by
+// The reference `lru_parallel` (docs/llamarec.md, "Retriever"): log2(L) passes of tensor ops, differentiated by
 // autograd. h: [B, L, 2H] with L a power of two; lambda: [2H]; mask: [B, L] bool. Returns [B, L, 2H].
 torch::Tensor lru_parallel_scan(const torch::Tensor& h, const torch::Tensor& lambda, const torch::Tensor& mask);
 

@@ -10,8 +10,8 @@
 #include "core/sequence_dataset.h"
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_scoring.h"
-#include "pipelines/retrieve.h"
-#include "pipelines/train_ranker.h"
+#include "pipelines/metrics_file.h"
+#include "pipelines/ranker_setup.h"
 
 namespace llamarec {
 
@@ -78,7 +78,7 @@ RankerMetrics run_evaluate_ranker(const Config& config, Communicator& comm, cons
         {"ranks", comm.size()},
         {"adapter", adapter_dir},
         {"base_model", rc.model},
-        {"letter_ids", rc.letter_ids},
+        {"letter_ids", enum_name(rc.letter_ids)},
         {"protocol", "verbalizer over the retriever's top-" + std::to_string(rc.num_candidates) +
                          " for users whose answer was retrieved; overall = subset * |subset| / N"},
         {"subset", to_json(out.ranker_subset)},
@@ -87,8 +87,7 @@ RankerMetrics run_evaluate_ranker(const Config& config, Communicator& comm, cons
         {"retriever_overall", to_json(out.retriever_overall)},
         {"seconds", seconds},
     };
-    update_metrics_file(config.in_run_dir(config.eval.metrics), split == Split::kVal ? "ranker_val" : "ranker",
-                        j.dump());
+    update_metrics_file(config.in_run_dir(config.eval.metrics), split == Split::kVal ? "ranker_val" : "ranker", j);
   }
   comm.barrier();
   return out;

@@ -1,4 +1,4 @@
-// `llamarec evaluate --stage ranker` (spec §3.7): the trained adapter ranks the retriever's top-20
+// `llamarec evaluate-ranker` (docs/llamarec.md, "Metrics"): the trained adapter ranks the retriever's top-20
 // of every test user whose answer was retrieved (the valid retrieval subset). Reported: subset
 // metrics (LlamaRec Table 3), overall metrics = subset · |subset| / N (Table 1; users outside the
 // subset count as misses), and the retriever's own metrics on the same subset and overall, for
@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "distributed/communicator.h"
 
 namespace llamarec {

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "pipelines/importers/raw_dataset.h"
 #include "pipelines/importers/synthetic.h"
 #include "pipelines/preprocess_filter.h"

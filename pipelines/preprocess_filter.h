@@ -1,4 +1,4 @@
-// LlamaRec's preprocessing after import (spec §1.1): drop items without a non-empty title, drop
+// LlamaRec's preprocessing after import (docs/llamarec.md, "Data"): drop items without a non-empty title, drop
 // ratings below min_rating (0 keeps all), iterative k-core, deterministic dense ids, chronological
 // per-user sequences.
 //

@@ -1,4 +1,4 @@
-// The ranker's examples (spec §3.5).
+// The ranker's examples (docs/llamarec.md, "Ranker").
 //
 // Training: every user, every prefix of the train list: for i = 2..|train| the target is train[i-1]
 // and the history train[:i-1]; the candidates are the target plus num_candidates-1 negatives drawn

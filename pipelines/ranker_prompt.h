@@ -1,4 +1,4 @@
-// LlamaRec's ranking prompt (spec §3.2-3.3) and its tokenisation:
+// LlamaRec's ranking prompt (docs/llamarec.md, "Prompt") and its tokenisation:
 //
 //   ### Instruction:\n{instruction}\n\n### Input:\nUser history: (1) t1 \n (2) t2; \n Candidate pool:
 //   (A) c1 \n (B) c2\n\n### Response:\n

@@ -1,6 +1,7 @@
 #include "pipelines/ranker_scoring.h"
 
 #include "core/error.h"
+#include "distributed/global_offset.h"
 
 namespace llamarec {
 
@@ -24,15 +25,6 @@ torch::Tensor verbalizer_scores(ShardedLlama& model, const PromptBatch& batch, c
   return model.logits(last, letter_ids).to(torch::kFloat32);
 }
 
-std::pair<int64_t, int64_t> global_offset(Communicator& comm, int64_t local_count) {
-  torch::Tensor counts;
-  comm.all_gather(torch::tensor({local_count}, torch::TensorOptions().dtype(torch::kLong).device(comm.device())),
-                  counts);
-  const auto c = counts.to(torch::kCPU);
-  const int64_t first = comm.rank() == 0 ? 0 : c.slice(0, 0, comm.rank()).sum().item<int64_t>();
-  return {first, c.sum().item<int64_t>()};
-}
-
 RankerEvaluation evaluate_ranker(ShardedLlama& model, const PromptBuilder& prompts, const SequenceDataset& shard,
                                  const std::vector<RankerExample>& examples, const torch::Tensor& letter_ids,
                                  int64_t batch_size, const std::vector<int64_t>& ks, PositionMode positions,
@@ -41,9 +33,7 @@ RankerEvaluation evaluate_ranker(ShardedLlama& model, const PromptBuilder& promp
   torch::NoGradGuard no_grad;
   int64_t local = static_cast<int64_t>(examples.size());
   if (max_examples > 0) {
-    const auto [first, total] = global_offset(comm, local);
-    (void)total;
-    local = std::clamp<int64_t>(max_examples - first, 0, local);
+    local = std::clamp<int64_t>(max_examples - global_offset(comm, local).first, 0, local);
   }
   auto steps = torch::tensor({(local + batch_size - 1) / batch_size},
                              torch::TensorOptions().dtype(torch::kLong).device(comm.device()));

@@ -18,7 +18,7 @@ namespace llamarec {
 // prompt; prompts from PromptBuilder::encode_train, left-padded). fp32 loss.
 torch::Tensor ranker_loss_sum(ShardedLlama& model, const PromptBatch& batch, bool training, PositionMode positions);
 
-// Verbalizer (spec §3.4): raw last-position logits at `letter_ids` [C] -> scores [B, C] (float32).
+// Verbalizer (docs/llamarec.md, "Ranker"): raw last-position logits at `letter_ids` [C] -> scores [B, C] (float32).
 torch::Tensor verbalizer_scores(ShardedLlama& model, const PromptBatch& batch, const torch::Tensor& letter_ids,
                                 PositionMode positions);
 
@@ -35,8 +35,5 @@ RankerEvaluation evaluate_ranker(ShardedLlama& model, const PromptBuilder& promp
                                  const std::vector<RankerExample>& examples, const torch::Tensor& letter_ids,
                                  int64_t batch_size, const std::vector<int64_t>& ks, PositionMode positions,
                                  int64_t max_examples = 0);
-
-// The global index of this rank's first element and the total, given per-rank counts.
-std::pair<int64_t, int64_t> global_offset(Communicator& comm, int64_t local_count);
 
 }  // namespace llamarec

@@ -13,6 +13,7 @@
 #include "core/sequence_dataset.h"
 #include "distributed/gather_rows.h"
 #include "pipelines/retriever_checkpoint.h"
+#include "pipelines/metrics_file.h"
 #include "pipelines/retriever_scoring.h"
 
 namespace llamarec {
@@ -80,20 +81,6 @@ void log_metrics(const std::string& title, const MetricMap& m) {
 
 }  // namespace
 
-void update_metrics_file(const std::string& path, const std::string& key, const std::string& json_value) {
-  nlohmann::json root = nlohmann::json::object();
-  if (std::filesystem::exists(path)) {
-    std::ifstream in(path);
-    try {
-      root = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-      fail("{}: existing metrics file is not valid JSON ({}); move it away first", path, e.what());
-    }
-  }
-  root[key] = nlohmann::json::parse(json_value);
-  write_file_atomic(path, root.dump(2) + "\n");
-}
-
 SplitMetrics run_retrieve(const Config& config, Communicator& comm) {
   const std::string dataset_path = config.in_run_dir(config.data.dataset);
   const std::string checkpoint = config.in_run_dir(config.retriever.checkpoint);
@@ -146,7 +133,7 @@ SplitMetrics run_evaluate_retriever(const Config& config, Communicator& comm) {
                         {"protocol", "full ranking over all items, input window masked, exact over all users"},
                         {"val", metrics_json(result.val)},
                         {"test", metrics_json(result.test)}};
-    update_metrics_file(config.in_run_dir(config.eval.metrics), "retriever", j.dump());
+    update_metrics_file(config.in_run_dir(config.eval.metrics), "retriever", j);
   }
   comm.barrier();
   return result;

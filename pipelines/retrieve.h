@@ -1,16 +1,15 @@
-// `llamarec retrieve` and `llamarec evaluate --stage retriever` (spec §2.4, §4): users are sharded
+// `llamarec retrieve` and `llamarec evaluate-retriever` (docs/llamarec.md, "Retriever", "Metrics"): users are sharded
 // across ranks, each rank scores its users against all items with the input window masked, and
 // rank 0 writes the complete, user-ordered top-k (candidates.h5) or the metrics (metrics.json).
 #pragma once
 #include <map>
 #include <string>
 
-#include "core/config.h"
+#include "pipelines/config.h"
+#include "core/ranking_metrics.h"
 #include "distributed/communicator.h"
 
 namespace llamarec {
-
-using MetricMap = std::map<std::string, double>;
 
 struct SplitMetrics {
   MetricMap val;
@@ -24,8 +23,5 @@ SplitMetrics run_retrieve(const Config& config, Communicator& comm);
 // Exact full-ranking metrics @1,5,10,20,50 of the trained retriever on val and test; rank 0 stores
 // them under "retriever" in <eval.metrics>.
 SplitMetrics run_evaluate_retriever(const Config& config, Communicator& comm);
-
-// Merges `value` under `key` into the JSON file at `path` (created if missing), atomically.
-void update_metrics_file(const std::string& path, const std::string& key, const std::string& json_value);
 
 }  // namespace llamarec

@@ -13,13 +13,8 @@ constexpr const char* kConfigKey = "llamarec.lru_config";
 }
 
 LruConfig lru_config_from(const RetrieverConfig& r, int64_t num_items, const std::string& where) {
-  LruConfig c;
+  LruConfig c = r.model;
   c.num_items = num_items;
-  c.hidden = r.hidden;
-  c.num_blocks = r.num_blocks;
-  c.dropout = r.dropout;
-  c.attn_dropout = r.attn_dropout;
-  c.scan = parse_lru_scan(r.scan, where);
   validate_lru_config(c, where);
   return c;
 }

@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "models/lru_config.h"
 #include "models/lru_rec.h"
 

@@ -1,4 +1,4 @@
-// LRURec training examples (spec §2.2) and the global batch order shared by all ranks.
+// LRURec training examples (docs/llamarec.md, "Retriever").
 //
 // Each user's train list yields one example when it is shorter than 2·max_len, otherwise
 // non-overlapping windows of max_len items taken from the end (the oldest leftover is dropped).
@@ -6,10 +6,7 @@
 // tokens = s[start:end-1][-max_len:], both left-padded with 0, so every position predicts the next
 // item.
 //
-// Data parallelism: examples are numbered globally in user order (rank r's shard holds a contiguous
-// block of them); every epoch a permutation drawn from (seed, epoch) on every rank defines the global
-// batches, and each rank trains on the examples of each batch that it owns. The global batches are
-// therefore the same for any number of ranks.
+// Which examples a rank trains on in each step: pipelines/training/global_batch_plan.h.
 #pragma once
 #include <torch/torch.h>
 
@@ -41,24 +38,5 @@ RetrieverBatch collate_retriever_examples(const SequenceDataset& shard, const st
 // The last max_len items of `history`, left-padded: [max_len] int64 (evaluation input).
 torch::Tensor left_padded_window(ItemSpan history, int64_t max_len);
 
-class GlobalBatchPlan {
- public:
-  // first_example: global index of this rank's first example; total: examples over all ranks.
-  GlobalBatchPlan(int64_t first_example, int64_t local_examples, int64_t total_examples, int64_t batch_size);
-
-  int64_t steps_per_epoch() const { return (total_ + batch_size_ - 1) / batch_size_; }
-  int64_t total_examples() const { return total_; }
-  // Draws epoch `epoch`'s permutation (same on every rank for the same seed).
-  void start_epoch(uint64_t seed, int64_t epoch);
-  // Local example indices of global batch `step` of the current epoch (possibly empty).
-  std::vector<int64_t> local_batch(int64_t step) const;
-
- private:
-  int64_t first_;
-  int64_t local_;
-  int64_t total_;
-  int64_t batch_size_;
-  std::vector<int64_t> order_;  // global example ids in epoch order
-};
 
 }  // namespace llamarec

@@ -1,4 +1,4 @@
-// Scoring users with the retriever (spec §2.4): last-position scores over all items for the val
+// Scoring users with the retriever (docs/llamarec.md, "Retriever"): last-position scores over all items for the val
 // input (train part) or test input (train + val), with the padding item and, optionally, the items
 // of the input window masked out. Shared by validation, retrieval and evaluation.
 #pragma once

@@ -1,13 +1,12 @@
-// `llamarec run CONFIG`: preprocess -> train-retriever -> retrieve -> train-ranker -> evaluate
-// (retriever and ranker) in one run directory. A stage that finished leaves a marker
-// (<run.dir>/.done/<stage>); later runs skip it, so a crashed run continues where it stopped (the
-// training stages also resume mid-way from their own state).
+// `llamarec run`: every stage of the stage table (pipelines/stages.h) in one run directory. A stage
+// that finished leaves a marker (<run.dir>/.done/<stage>); later runs skip it, so a crashed run
+// continues where it stopped (the training stages also resume mid-way from their own state).
 #pragma once
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "distributed/mpi_context.h"
+#include "pipelines/config.h"
+#include "distributed/communicator.h"
 
 namespace llamarec {
 
@@ -17,12 +16,10 @@ struct StageTiming {
   bool skipped = false;
 };
 
-// `stages`: which to run, in pipeline order (empty: all). Returns per-stage wall times, which rank 0
-// also stores under "timings" in <eval.metrics>.
-std::vector<StageTiming> run_pipeline(const Config& config, const MpiContext& mpi,
+// `stages`: which to run (empty: all), always in pipeline order. `control` (any communicator of the
+// world) orders the ranks between stages. Returns per-stage wall times, which rank 0 also merges
+// into "timings" of <eval.metrics>.
+std::vector<StageTiming> run_pipeline(const Config& config, Communicator& control,
                                       const std::vector<std::string>& stages = {});
-
-// Every stage name in pipeline order.
-const std::vector<std::string>& pipeline_stages();
 
 }  // namespace llamarec

@@ -1,7 +1,7 @@
 // What every stage does first: logging for this rank, LibTorch threads, the run directory and the
 // effective config (printed and saved by rank 0).
 #pragma once
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "distributed/mpi_context.h"
 
 namespace llamarec {

@@ -53,6 +53,11 @@ bool mpi_up() {
 }
 }  // namespace
 
+bool runs_on_two_ranks(const std::string& suite) {
+  const std::string list = std::string(",") + LLAMAREC_NP2_SUITES + ",";
+  return list.find("," + suite + ",") != std::string::npos;
+}
+
 int world_rank() {
   int rank = 0;
   if (mpi_up()) MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -31,6 +31,9 @@ void write_text(const std::filesystem::path& path, const std::string& text);
 // A dataset.h5 with one user per sequence (item ids as given) and titles "item N" for 1..num_items.
 void write_test_dataset(const std::string& path, const std::vector<std::vector<int32_t>>& users, int64_t num_items);
 
+// Whether `suite` runs under mpirun -np 2 (LLAMAREC_NP2_SUITES_<area> in tests/CMakeLists.txt).
+bool runs_on_two_ranks(const std::string& suite);
+
 // MPI world facts as seen by the test main.
 int world_rank();
 int world_size();
@@ -44,7 +47,13 @@ int world_size();
     GTEST_SKIP() << "../shared/" << (relative) << " not present";                            \
   const std::filesystem::path shared_path = *shared_root_ / (relative)
 
-// Skip a test that needs exactly/at least `n` ranks.
-#define LLAMAREC_REQUIRE_WORLD(n)                                                            \
-  if (::llamarec::testing::world_size() < (n))                                               \
-  GTEST_SKIP() << "needs " << (n) << " MPI ranks (run under mpirun -np " << (n) << ")"
+// Skip a test that needs at least `n` ranks; at 1 rank, fail it instead when its suite is not one
+// of those run under mpirun -np 2 (it would otherwise never run anywhere).
+#define LLAMAREC_REQUIRE_WORLD(n)                                                                         \
+  if (::llamarec::testing::world_size() < (n)) {                                                          \
+    const std::string suite_ = ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name(); \
+    if (!::llamarec::testing::runs_on_two_ranks(suite_))                                                  \
+      FAIL() << suite_ << " needs " << (n) << " ranks but is not in LLAMAREC_NP2_SUITES_* of "           \
+             << "tests/CMakeLists.txt, so it never runs on more than one";                                \
+    GTEST_SKIP() << "needs " << (n) << " MPI ranks (run under mpirun -np " << (n) << ")";                \
+  }

@@ -8,7 +8,7 @@
 #include <iterator>
 #include <map>
 
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "core/error.h"
 #include "core/sequence_dataset.h"
 #include "pipelines/dataset_info.h"
@@ -296,7 +296,7 @@ TEST(DatasetInfo, PercentilesInterpolateLikeNumpy) {
   EXPECT_DOUBLE_EQ(s.median, 3.0);
 }
 
-// LlamaRec paper Table 2 and spec §6 (counts verified there by re-running LlamaRec's pandas code).
+// LlamaRec paper Table 2 (counts also verified by re-running LlamaRec's pandas code).
 TEST(PreprocessRealData, MovieLensLatestSmallMatchesLlamaRec) {
   LLAMAREC_REQUIRE_SHARED("data/ml-latest-small");
   TempDir dir;

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "core/candidates_file.h"
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "core/sequence_dataset.h"
@@ -17,6 +17,7 @@
 #include "pipelines/retriever_examples.h"
 #include "pipelines/retriever_scoring.h"
 #include "pipelines/train_retriever.h"
+#include "pipelines/training/global_batch_plan.h"
 #include "tests/test_support.h"
 
 namespace llamarec {
@@ -78,7 +79,7 @@ TEST(RetrieverExamples, GlobalBatchesAreSplitNotChanged) {
 Config small_config(const std::filesystem::path& dir, const std::string& dataset) {
   Config c = load_config("", {"retriever.max_len=20", "retriever.hidden=16", "retriever.batch_size=8",
                               "retriever.dropout=0", "retriever.attn_dropout=0", "retriever.val_interval=5",
-                              "retriever.max_iterations=10", "retriever.eval_batch_size=7"});
+                              "retriever.max_steps=10", "retriever.eval_batch_size=7"});
   c.run.dir = dir.string();
   c.data.dataset = dataset;
   return c;
@@ -127,13 +128,13 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
   Config c = small_config(tmp.path(), make_synthetic(tmp / "d.h5"));
-  c.retriever.max_iterations = 60;
+  c.retriever.max_steps = 60;
   c.retriever.val_interval = 20;
   c.retriever.lr = 5e-3;
   const auto result = train_retriever(c, self);
-  ASSERT_EQ(result.curve.size(), 4u);  // iterations 0, 20, 40, 60
+  ASSERT_EQ(result.curve.size(), 4u);  // steps 0, 20, 40, 60
   // Synthetic sequences are predictable: validation Recall@10 must rise well above its start.
-  EXPECT_GT(result.best_recall10, result.curve.front().recall10 + 0.1);
+  EXPECT_GT(result.best_metric, result.curve.front().metrics.at("Recall@10") + 0.1);
   EXPECT_LT(result.curve.back().train_loss, result.curve[1].train_loss);
   EXPECT_TRUE(std::filesystem::exists(c.in_run_dir(c.retriever.checkpoint)));
 
@@ -164,28 +165,28 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
 
   // Resume: a second call with a higher limit continues from the saved state (runs only 20 steps)
   // and keeps the curve so far; a third call at the same limit has nothing left to do.
-  c.retriever.max_iterations = 80;
+  c.retriever.max_steps = 80;
   const auto resumed = train_retriever(c, self);
-  EXPECT_EQ(resumed.iterations, 80);
-  EXPECT_EQ(resumed.iterations_run, 20);
+  EXPECT_EQ(resumed.steps, 80);
+  EXPECT_EQ(resumed.steps_run, 20);
   ASSERT_EQ(resumed.curve.size(), 5u);
-  for (size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(resumed.curve[i].recall10, result.curve[i].recall10) << i;
-  EXPECT_EQ(resumed.curve[4].iteration, 80);
+  for (size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(resumed.curve[i].metrics.at("Recall@10"), result.curve[i].metrics.at("Recall@10")) << i;
+  EXPECT_EQ(resumed.curve[4].step, 80);
   const auto again = train_retriever(c, self);
-  EXPECT_EQ(again.iterations_run, 0);
+  EXPECT_EQ(again.steps_run, 0);
   EXPECT_EQ(again.curve.size(), 5u);
 
   // An early-stopped run is not continued at the same patience, only when the patience is raised.
-  c.retriever.max_iterations = 0;
+  c.retriever.max_steps = 0;
   c.retriever.patience = 1;
   c.retriever.lr = 0;  // parameters never move: the next validation is not better and stops the run
   c.run.dir = (tmp / "stopped").string();
   const auto stopped = train_retriever(c, self);
   ASSERT_TRUE(stopped.early_stopped);
-  EXPECT_EQ(train_retriever(c, self).iterations_run, 0);
+  EXPECT_EQ(train_retriever(c, self).steps_run, 0);
   c.retriever.patience = 2;
   const auto more = train_retriever(c, self);
-  EXPECT_EQ(more.iterations_run, c.retriever.val_interval);
+  EXPECT_EQ(more.steps_run, c.retriever.val_interval);
   EXPECT_EQ(more.curve.size(), stopped.curve.size() + 1);
 }
 
@@ -211,11 +212,11 @@ TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
   ASSERT_EQ(a.curve.size(), b.curve.size());
   for (size_t i = 0; i < a.curve.size(); ++i) {
     EXPECT_NEAR(a.curve[i].train_loss, b.curve[i].train_loss, 1e-4) << i;
-    EXPECT_DOUBLE_EQ(a.curve[i].recall10, b.curve[i].recall10) << i;
+    EXPECT_DOUBLE_EQ(a.curve[i].metrics.at("Recall@10"), b.curve[i].metrics.at("Recall@10")) << i;
   }
   // Final parameters: the last state of both runs.
-  const SafetensorsCheckpoint pa(multi.in_run_dir(multi.retriever.checkpoint) + ".state/model.safetensors");
-  const SafetensorsCheckpoint pb(single.in_run_dir(single.retriever.checkpoint) + ".state/model.safetensors");
+  const SafetensorsCheckpoint pa(multi.in_run_dir(multi.retriever.checkpoint) + ".state/parameters.safetensors");
+  const SafetensorsCheckpoint pb(single.in_run_dir(single.retriever.checkpoint) + ".state/parameters.safetensors");
   ASSERT_EQ(pa.names(), pb.names());
   for (const auto& name : pa.names()) {
     EXPECT_TRUE(torch::allclose(pa.load(name), pb.load(name), 1e-4, 1e-5)) << name;

@@ -1,28 +1,61 @@
-#include "core/config.h"
+#include "pipelines/config.h"
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "pipelines/preprocess.h"
 
 namespace llamarec {
 namespace {
+
+// Keys renamed when the trainers moved to one vocabulary (steps); the old names are still read,
+// with a warning, for one release.
+struct RenamedKey {
+  const char* section;
+  const char* old_key;
+  const char* new_key;
+};
+constexpr RenamedKey kRenamedKeys[] = {
+    {"retriever", "max_iterations", "max_steps"},
+    {"retriever", "max_epochs", "epochs"},
+};
+
+// The current name of `key` in `section` (itself when it was never renamed).
+std::string current_key(const std::string& where, const std::string& section, const std::string& key) {
+  for (const auto& r : kRenamedKeys) {
+    if (section == r.section && key == r.old_key) {
+      spdlog::warn("{}: {}.{} is deprecated, use {}.{} (the old name will be removed in the next release)", where,
+                   section, key, section, r.new_key);
+      return r.new_key;
+    }
+  }
+  return key;
+}
 
 const char* type_name(const int64_t*) { return "an integer"; }
 const char* type_name(const double*) { return "a number"; }
 const char* type_name(const bool*) { return "a boolean (true/false)"; }
 const char* type_name(const std::string*) { return "a string"; }
 const char* type_name(const std::vector<std::string>*) { return "an array of strings"; }
+template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
+std::string type_name(const E*) {
+  return "one of " + enum_choices<E>();
+}
 
-const char* node_type_name(const toml::node& node) {
+std::string node_type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string";
+    case toml::node_type::string: return "a string (\"" + *node.value_exact<std::string>() + "\")";
     case toml::node_type::integer: return "an integer";
     case toml::node_type::floating_point: return "a number";
     case toml::node_type::boolean: return "a boolean";
@@ -61,6 +94,14 @@ bool read_node(const toml::node& node, std::vector<std::string>& out) {
     values.push_back(*v);
   }
   return out = values, true;
+}
+
+template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
+bool read_node(const toml::node& node, E& out) {
+  const auto name = node.value_exact<std::string>();
+  if (!name) return false;
+  const auto value = parse_enum<E>(*name);
+  return value ? (out = *value, true) : false;
 }
 
 // Parses a --set value. Strings may be given bare (data.format=movielens) or quoted.
@@ -115,6 +156,14 @@ bool parse_text(const std::string& text, std::vector<std::string>& out) {
   return out = values, true;
 }
 
+template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
+bool parse_text(const std::string& text, E& out) {
+  std::string name;
+  parse_text(text, name);
+  const auto value = parse_enum<E>(name);
+  return value ? (out = *value, true) : false;
+}
+
 std::string toml_value(int64_t v) { return std::to_string(v); }
 std::string toml_value(bool v) { return v ? "true" : "false"; }
 std::string toml_value(double v) {
@@ -140,6 +189,10 @@ std::string toml_value(const std::string& v) {
   }
   return out + "\"";
 }
+template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
+std::string toml_value(E v) {
+  return toml_value(enum_name(v));
+}
 std::string toml_value(const std::vector<std::string>& v) {
   std::string out = "[";
   for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + toml_value(v[i]);
@@ -158,19 +211,30 @@ class TableLoader {
     if (!node) return;
     const toml::table* table = node->as_table();
     if (!table) fail("{}: [{}] must be a table, got {}", file_, name, node_type_name(*node));
+    // The file's keys under their current names (a renamed key counts as its new name).
+    std::map<std::string, std::pair<std::string, const toml::node*>> given;  // current -> (as written, value)
+    for (const auto& [key, value] : *table) {
+      const std::string written(key.str());
+      const auto current = current_key(file_, name, written);
+      if (given.count(current))
+        fail("{}: {}.{} and {}.{} are the same key; keep only {}", file_, name, given[current].first, name, written,
+             current);
+      given[current] = {written, &value};
+    }
     std::set<std::string> known;
     auto visit_key = [&](const char* key, auto& field, const char*) {
       known.insert(key);
-      const toml::node* value = table->get(key);
-      if (!value) return;
-      if (!read_node(*value, field)) {
-        fail("{}: {}.{} must be {}, got {}", file_, name, key, type_name(&field), node_type_name(*value));
+      const auto it = given.find(key);
+      if (it == given.end()) return;
+      const toml::node& value = *it->second.second;
+      if (!read_node(value, field)) {
+        fail("{}: {}.{} must be {}, got {}", file_, name, it->second.first, type_name(&field), node_type_name(value));
       }
     };
     s.visit(visit_key);
-    for (const auto& [key, value] : *table) {
-      if (!known.count(std::string(key.str()))) {
-        fail("{}: unknown key {}.{} (known keys of [{}]: {})", file_, name, key.str(), name, join(known));
+    for (const auto& [current, written] : given) {
+      if (!known.count(current)) {
+        fail("{}: unknown key {}.{} (known keys of [{}]: {})", file_, name, written.first, name, join(known));
       }
     }
   }
@@ -257,8 +321,9 @@ void validate_config(const Config& c) {
   require(c.run.threads >= 0, c, "run.threads", ">= 0");
   require(one_of(c.run.log_level, {"trace", "debug", "info", "warn", "error"}), c, "run.log_level",
           "one of trace, debug, info, warn, error");
-  require(one_of(c.data.format, {"movielens", "amazon", "recbole", "synthetic"}), c, "data.format",
-          "one of movielens, amazon, recbole, synthetic (got '" + c.data.format + "')");
+  const auto& formats = preprocess_formats();
+  require(std::find(formats.begin(), formats.end(), c.data.format) != formats.end(), c, "data.format",
+          fmt::format("one of {} (got '{}')", fmt::join(formats, ", "), c.data.format));
   require(c.data.format == "synthetic" || !c.data.input.empty(), c, "data.input",
           "a path to the raw data for format '" + c.data.format + "'");
   require(!c.data.dataset.empty(), c, "data.dataset", "a non-empty path");
@@ -272,18 +337,17 @@ void validate_config(const Config& c) {
           ">= data.synthetic_min_length");
   const auto& r = c.retriever;
   require(r.max_len >= 2, c, "retriever.max_len", ">= 2");
-  require(r.hidden >= 1, c, "retriever.hidden", ">= 1");
-  require(r.num_blocks >= 1, c, "retriever.num_blocks", ">= 1");
-  require(r.dropout >= 0 && r.dropout < 1, c, "retriever.dropout", "in [0, 1)");
-  require(r.attn_dropout >= 0 && r.attn_dropout < 1, c, "retriever.attn_dropout", "in [0, 1)");
-  require(one_of(r.scan, {"fused", "parallel"}), c, "retriever.scan", "fused or parallel");
+  require(r.model.hidden >= 1, c, "retriever.hidden", ">= 1");
+  require(r.model.num_blocks >= 1, c, "retriever.num_blocks", ">= 1");
+  require(r.model.dropout >= 0 && r.model.dropout < 1, c, "retriever.dropout", "in [0, 1)");
+  require(r.model.attn_dropout >= 0 && r.model.attn_dropout < 1, c, "retriever.attn_dropout", "in [0, 1)");
   require(r.batch_size >= 1, c, "retriever.batch_size", ">= 1");
   require(r.lr > 0, c, "retriever.lr", "> 0");
   require(r.weight_decay >= 0, c, "retriever.weight_decay", ">= 0");
   require(r.adam_eps > 0, c, "retriever.adam_eps", "> 0");
   require(r.clip_grad_norm >= 0, c, "retriever.clip_grad_norm", ">= 0 (0 = off)");
-  require(r.max_epochs >= 1, c, "retriever.max_epochs", ">= 1");
-  require(r.max_iterations >= 0, c, "retriever.max_iterations", ">= 0 (0 = no limit)");
+  require(r.epochs >= 1, c, "retriever.epochs", ">= 1");
+  require(r.max_steps >= 0, c, "retriever.max_steps", ">= 0 (0 = no limit)");
   require(r.val_interval >= 1, c, "retriever.val_interval", ">= 1");
   require(r.patience >= 1, c, "retriever.patience", ">= 1");
   require(r.eval_batch_size >= 1, c, "retriever.eval_batch_size", ">= 1");
@@ -292,7 +356,6 @@ void validate_config(const Config& c) {
   require(!c.retrieval.candidates.empty(), c, "retrieval.candidates", "a non-empty path");
   require(!c.eval.metrics.empty(), c, "eval.metrics", "a non-empty path");
   const auto& k = c.ranker;
-  require(one_of(k.dtype, {"auto", "float32", "bfloat16"}), c, "ranker.dtype", "auto, float32 or bfloat16");
   require(k.batch_size >= 1, c, "ranker.batch_size", ">= 1");
   require(k.eval_batch_size >= 1, c, "ranker.eval_batch_size", ">= 1");
   require(k.lr > 0, c, "ranker.lr", "> 0");
@@ -309,18 +372,8 @@ void validate_config(const Config& c) {
   require(k.max_text_tokens >= 16, c, "ranker.max_text_tokens", ">= 16");
   require(k.num_candidates >= 2 && k.num_candidates <= 26, c, "ranker.num_candidates", "in [2, 26] (letters A..Z)");
   require(k.num_candidates <= c.retrieval.top_k, c, "ranker.num_candidates", "<= retrieval.top_k");
-  require(one_of(k.letter_ids, {"newline", "dummy_prefix"}), c, "ranker.letter_ids", "newline or dummy_prefix");
-  require(one_of(k.positions, {"arange", "from_mask"}), c, "ranker.positions", "arange or from_mask");
   require(!k.adapter.empty(), c, "ranker.adapter", "a non-empty path");
-  require(c.lora.r >= 1, c, "lora.r", ">= 1");
-  require(c.lora.alpha > 0, c, "lora.alpha", "> 0");
-  require(c.lora.dropout >= 0 && c.lora.dropout < 1, c, "lora.dropout", "in [0, 1)");
-  require(!c.lora.target_modules.empty(), c, "lora.target_modules", "at least one module name");
-  for (const auto& m : c.lora.target_modules)
-    require(one_of(m, {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}), c,
-            "lora.target_modules", "names among q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (got '" + m + "')");
-  require(one_of(c.distributed.backend, {"auto", "mpi", "nccl"}), c, "distributed.backend", "auto, mpi or nccl");
-  require(one_of(c.distributed.device, {"auto", "cpu", "cuda"}), c, "distributed.device", "auto, cpu or cuda");
+  validate_lora_config(c.lora, c.source);
 }
 
 }  // namespace
@@ -352,7 +405,9 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
       fail("--set {}: expected section.key=value", item);
     }
-    OverrideSetter setter(item.substr(0, dot), item.substr(dot + 1, eq - dot - 1), item.substr(eq + 1));
+    const auto section = item.substr(0, dot);
+    const auto key = current_key("--set " + item, section, item.substr(dot + 1, eq - dot - 1));
+    OverrideSetter setter(section, key, item.substr(eq + 1));
     config.visit_sections(setter);
     setter.check();
   }

@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "core/atomic_file.h"
-#include "core/config.h"
+#include "pipelines/config.h"
 #include "core/error.h"
 #include "tests/test_support.h"
 
@@ -93,6 +93,52 @@ TEST(Config, InvalidValuesAreRejected) {
   EXPECT_NE(error_of([] { load_config("", {"run.nothing=1"}); }).find("unknown key"), std::string::npos);
   EXPECT_NE(error_of([] { load_config("", {"seed=1"}); }).find("section.key=value"), std::string::npos);
   EXPECT_NE(error_of([] { load_config("/no/such/file.toml"); }).find("not found"), std::string::npos);
+}
+
+TEST(Config, EnumKeysAreParsedOnceAndNameTheirChoices) {
+  TempDir tmp;
+  write_text(tmp / "e.toml", "[ranker]\ndtype = \"bfloat16\"\npositions = \"from_mask\"\n[retriever]\nscan = \"parallel\"\n");
+  const Config c = load_config((tmp / "e.toml").string(), {"distributed.backend=nccl", "ranker.letter_ids=dummy_prefix"});
+  EXPECT_EQ(c.ranker.dtype, ComputeDtype::kBFloat16);
+  EXPECT_EQ(c.ranker.positions, PositionMode::kFromMask);
+  EXPECT_EQ(c.retriever.model.scan, LruScan::kParallel);
+  EXPECT_EQ(c.distributed.backend, CollectiveBackend::kNccl);
+  EXPECT_EQ(c.ranker.letter_ids, LetterIds::kDummyPrefix);
+  write_text(tmp / "bad.toml", "[ranker]\ndtype = \"fp8\"\n");
+  const auto msg = error_of([&] { load_config((tmp / "bad.toml").string()); });
+  EXPECT_NE(msg.find("bad.toml: ranker.dtype must be one of auto, float32 or bfloat16, got a string (\"fp8\")"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(error_of([] { load_config("", {"distributed.device=tpu"}); }).find("expected one of auto, cpu or cuda"),
+            std::string::npos);
+  // Printed back by name, so that a saved effective config loads again.
+  EXPECT_NE(config_to_toml(c).find("dtype = \"bfloat16\""), std::string::npos);
+}
+
+TEST(Config, ModelSectionsHoldTheModelsOwnDefaults) {
+  const Config c = load_config("");
+  const LruConfig lru;
+  EXPECT_EQ(c.retriever.model.hidden, lru.hidden);
+  EXPECT_DOUBLE_EQ(c.retriever.model.dropout, lru.dropout);
+  const LoraConfig lora;
+  EXPECT_EQ(c.lora.r, lora.r);
+  EXPECT_EQ(c.lora.target_modules, lora.target_modules);
+  EXPECT_NE(error_of([] { load_config("", {"lora.target_modules=q_proj,qkv"}); }).find("unknown module 'qkv'"),
+            std::string::npos);
+}
+
+TEST(Config, RenamedKeysAreReadUnderTheirNewNames) {
+  TempDir tmp;
+  write_text(tmp / "old.toml", "[retriever]\nmax_iterations = 70\nmax_epochs = 3\n");
+  const Config c = load_config((tmp / "old.toml").string());
+  EXPECT_EQ(c.retriever.max_steps, 70);
+  EXPECT_EQ(c.retriever.epochs, 3);
+  EXPECT_EQ(load_config("", {"retriever.max_iterations=9"}).retriever.max_steps, 9);
+  write_text(tmp / "both.toml", "[retriever]\nmax_iterations = 70\nmax_steps = 80\n");
+  const auto msg = error_of([&] { load_config((tmp / "both.toml").string()); });
+  EXPECT_NE(msg.find("are the same key"), std::string::npos) << msg;
+  // The effective config speaks only the new names.
+  EXPECT_EQ(config_to_toml(c).find("max_iterations"), std::string::npos);
 }
 
 TEST(Config, EffectiveConfigRoundTrips) {

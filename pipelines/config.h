@@ -1,15 +1,87 @@
-// Typed run configuration loaded from TOML (TOML++). Every key has a documented default (see
-// configs/README or `llamarec config --defaults`); unknown keys, wrong types and invalid values
-// are errors naming the file and the key. `--set section.key=value` overrides on the command line.
+// Typed run configuration loaded from TOML (TOML++). Every key has one documented default (`llamarec
+// config` prints them all); unknown keys, wrong types and invalid values are errors naming the file
+// and the key. `--set section.key=value` overrides on the command line. Enum-like keys are parsed
+// into enums here, once (ConfigEnum below); the model sections hold the models' own config structs,
+// so their defaults are written once, in models/.
 //
 // Adding a key: add the member with its default to its section struct and one line to the
 // section's visit(); validation goes into validate_config() in config.cpp.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "models/llama_rope.h"
+#include "models/lora_config.h"
+#include "models/lru_config.h"
+
 namespace llamarec {
+
+enum class ComputeDtype { kAuto, kFloat32, kBFloat16 };
+enum class LetterIds { kNewline, kDummyPrefix };
+enum class CollectiveBackend { kAuto, kMpi, kNccl };
+enum class DeviceChoice { kAuto, kCpu, kCuda };
+
+// The TOML spelling of each value of an enum-valued key.
+template <class E>
+struct ConfigEnum;
+template <>
+struct ConfigEnum<LruScan> {
+  static inline const std::vector<std::pair<LruScan, std::string>> names = {{LruScan::kFused, "fused"},
+                                                                            {LruScan::kParallel, "parallel"}};
+};
+template <>
+struct ConfigEnum<PositionMode> {
+  static inline const std::vector<std::pair<PositionMode, std::string>> names = {{PositionMode::kArange, "arange"},
+                                                                                 {PositionMode::kFromMask, "from_mask"}};
+};
+template <>
+struct ConfigEnum<ComputeDtype> {
+  static inline const std::vector<std::pair<ComputeDtype, std::string>> names = {
+      {ComputeDtype::kAuto, "auto"}, {ComputeDtype::kFloat32, "float32"}, {ComputeDtype::kBFloat16, "bfloat16"}};
+};
+template <>
+struct ConfigEnum<LetterIds> {
+  static inline const std::vector<std::pair<LetterIds, std::string>> names = {{LetterIds::kNewline, "newline"},
+                                                                              {LetterIds::kDummyPrefix, "dummy_prefix"}};
+};
+template <>
+struct ConfigEnum<CollectiveBackend> {
+  static inline const std::vector<std::pair<CollectiveBackend, std::string>> names = {
+      {CollectiveBackend::kAuto, "auto"}, {CollectiveBackend::kMpi, "mpi"}, {CollectiveBackend::kNccl, "nccl"}};
+};
+template <>
+struct ConfigEnum<DeviceChoice> {
+  static inline const std::vector<std::pair<DeviceChoice, std::string>> names = {
+      {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"}, {DeviceChoice::kCuda, "cuda"}};
+};
+
+template <class E>
+const std::string& enum_name(E value) {
+  for (const auto& [v, name] : ConfigEnum<E>::names) {
+    if (v == value) return name;
+  }
+  static const std::string unknown = "?";
+  return unknown;
+}
+template <class E>
+std::optional<E> parse_enum(const std::string& name) {
+  for (const auto& [v, n] : ConfigEnum<E>::names) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
+}
+// "a, b or c"
+template <class E>
+std::string enum_choices() {
+  std::string out;
+  const auto& names = ConfigEnum<E>::names;
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i].second;
+  return out;
+}
 
 // A key's description, shown by `llamarec config --defaults` and in the saved effective config.
 struct RunConfig {
@@ -62,18 +134,14 @@ struct DataConfig {
 
 struct RetrieverConfig {
   int64_t max_len = 200;
-  int64_t hidden = 64;
-  int64_t num_blocks = 2;
-  double dropout = 0.2;
-  double attn_dropout = 0.2;
-  std::string scan = "fused";
+  LruConfig model;  // hidden, num_blocks, dropout, attn_dropout, scan (num_items comes from the dataset)
   int64_t batch_size = 16;
   double lr = 1e-3;
   double weight_decay = 0.01;
   double adam_eps = 1e-9;
   double clip_grad_norm = 5.0;
-  int64_t max_epochs = 500;
-  int64_t max_iterations = 0;
+  int64_t epochs = 500;
+  int64_t max_steps = 0;
   int64_t val_interval = 500;
   int64_t patience = 20;
   bool val_exclude_history = true;
@@ -82,20 +150,20 @@ struct RetrieverConfig {
 
   template <class V>
   void visit(V& v) {
-    v("max_len", max_len, "input window: 200 for MovieLens, 50 for Amazon (spec 2.2)");
-    v("hidden", hidden, "LRURec embedding size D (complex state 2D)");
-    v("num_blocks", num_blocks, "number of LRU blocks");
-    v("dropout", dropout, "dropout after the embedding and in the FFN (paper grid 0.1-0.5)");
-    v("attn_dropout", attn_dropout, "dropout on the LRU layer output");
-    v("scan", scan, "linear-recurrence kernel: fused (CPU, fastest) or parallel (reference log-depth scan)");
+    v("max_len", max_len, "input window: 200 for MovieLens, 50 for Amazon (docs/llamarec.md)");
+    v("hidden", model.hidden, "LRURec embedding size D (complex state 2D)");
+    v("num_blocks", model.num_blocks, "number of LRU blocks");
+    v("dropout", model.dropout, "dropout after the embedding and in the FFN (paper grid 0.1-0.5)");
+    v("attn_dropout", model.attn_dropout, "dropout on the LRU layer output");
+    v("scan", model.scan, "linear-recurrence kernel: fused (CPU, fastest) or parallel (reference log-depth scan)");
     v("batch_size", batch_size, "global training batch (split across ranks): 16 for ML, 64 for Amazon");
-    v("lr", lr, "AdamW learning rate");
+    v("lr", lr, "AdamW learning rate (constant)");
     v("weight_decay", weight_decay, "AdamW weight decay (not on biases and LayerNorms)");
     v("adam_eps", adam_eps, "AdamW epsilon");
     v("clip_grad_norm", clip_grad_norm, "global gradient-norm clip (0 = off)");
-    v("max_epochs", max_epochs, "upper bound on epochs");
-    v("max_iterations", max_iterations, "stop after this many iterations (0 = no limit)");
-    v("val_interval", val_interval, "validate every this many iterations (and at iteration 0)");
+    v("epochs", epochs, "upper bound on epochs (early stopping usually ends the run first)");
+    v("max_steps", max_steps, "stop after this many steps (0 = no limit)");
+    v("val_interval", val_interval, "validate every this many steps (and at step 0)");
     v("patience", patience, "early stopping: validations without a better Recall@10");
     v("val_exclude_history", val_exclude_history,
       "mask the input window's items when validating (LRURec does; LlamaRec's validation does not)");
@@ -127,7 +195,7 @@ struct EvalConfig {
 struct RankerConfig {
   std::string model;
   std::string tokenizer;
-  std::string dtype = "auto";
+  ComputeDtype dtype = ComputeDtype::kAuto;
   int64_t batch_size = 16;
   int64_t eval_batch_size = 16;
   double lr = 1e-4;
@@ -143,8 +211,8 @@ struct RankerConfig {
   int64_t max_title_tokens = 32;
   int64_t max_text_tokens = 1536;
   int64_t num_candidates = 20;
-  std::string letter_ids = "newline";
-  std::string positions = "arange";
+  LetterIds letter_ids = LetterIds::kNewline;
+  PositionMode positions = PositionMode::kArange;
   std::string adapter = "ranker_adapter";
 
   template <class V>
@@ -152,7 +220,7 @@ struct RankerConfig {
     v("model", model, "base model: a Hugging Face Llama directory (config.json, *.safetensors, tokenizer.model)");
     v("tokenizer", tokenizer, "SentencePiece tokenizer.model (empty: <model>/tokenizer.model)");
     v("dtype", dtype, "base weights and compute: auto (bfloat16 on CUDA, float32 on CPU), float32 or bfloat16");
-    v("batch_size", batch_size, "global training batch (split across ranks): 16 for ML, 12 for Amazon (spec 3.6)");
+    v("batch_size", batch_size, "global training batch (split across ranks): 16 for ML, 12 for Amazon (docs/llamarec.md)");
     v("eval_batch_size", eval_batch_size, "prompts per rank per evaluation forward");
     v("lr", lr, "AdamW learning rate (linear warmup, then linear decay to 0)");
     v("warmup_steps", warmup_steps, "linear warmup steps");
@@ -169,24 +237,9 @@ struct RankerConfig {
     v("num_candidates", num_candidates, "candidates per prompt, lettered A, B, ... (LlamaRec: 20)");
     v("letter_ids", letter_ids,
       "verbalizer ids: newline (the letter tokens as they follow \"\\n\", i.e. the trained ones) or "
-      "dummy_prefix (encode(letter), what the reference code reads; spec 3.4)");
+      "dummy_prefix (encode(letter), what the reference code reads)");
     v("positions", positions, "position ids of left-padded prompts: arange (HF 4.33, the reference) or from_mask");
     v("adapter", adapter, "best LoRA adapter in PEFT format (a directory; relative paths are inside run.dir)");
-  }
-};
-
-struct LoraSection {
-  int64_t r = 8;
-  double alpha = 32.0;
-  double dropout = 0.05;
-  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
-
-  template <class V>
-  void visit(V& v) {
-    v("r", r, "LoRA rank");
-    v("alpha", alpha, "LoRA alpha (scaling = alpha / r)");
-    v("dropout", dropout, "dropout on the LoRA input");
-    v("target_modules", target_modules, "projections that get an adapter (--set lora.target_modules=q_proj,v_proj)");
   }
 };
 
@@ -201,8 +254,8 @@ struct FsdpConfig {
 };
 
 struct DistributedConfig {
-  std::string backend = "auto";
-  std::string device = "auto";
+  CollectiveBackend backend = CollectiveBackend::kAuto;
+  DeviceChoice device = DeviceChoice::kAuto;
 
   template <class V>
   void visit(V& v) {
@@ -218,7 +271,7 @@ struct Config {
   RetrieverConfig retriever;
   RetrievalConfig retrieval;
   RankerConfig ranker;
-  LoraSection lora;
+  LoraConfig lora;
   FsdpConfig fsdp;
   EvalConfig eval;
   DistributedConfig distributed;

@@ -1,0 +1,50 @@
+#include "pipelines/ranker_setup.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace llamarec {
+
+torch::Device ranker_device(const Config& config) {
+  const auto d = config.distributed.device;
+  if (d == DeviceChoice::kCpu || (d == DeviceChoice::kAuto && !torch::cuda::is_available())) return torch::kCPU;
+  if (!torch::cuda::is_available()) fail("{}: distributed.device = cuda but CUDA is not available", config.source);
+  return torch::kCUDA;
+}
+
+torch::Dtype ranker_dtype(const Config& config, const torch::Device& device) {
+  switch (config.ranker.dtype) {
+    case ComputeDtype::kFloat32: return torch::kFloat32;
+    case ComputeDtype::kBFloat16: return torch::kBFloat16;
+    case ComputeDtype::kAuto: break;
+  }
+  return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+}
+
+RankerSetup make_ranker_setup(const Config& config, Communicator& comm) {
+  const auto& rc = config.ranker;
+  if (rc.model.empty()) fail("{}: ranker.model is not set (a Hugging Face Llama directory)", config.source);
+  if (!fs::is_directory(rc.model)) fail("{}: ranker.model '{}' is not a directory", config.source, rc.model);
+  RankerSetup s;
+  const auto tokenizer_path = rc.tokenizer.empty() ? (fs::path(rc.model) / "tokenizer.model").string() : rc.tokenizer;
+  s.tokenizer = std::make_unique<Tokenizer>(tokenizer_path);
+  const auto letters = candidate_letters(static_cast<int>(rc.num_candidates));
+  s.train_letter_ids = letter_token_ids(*s.tokenizer, letters, "\n");
+  const auto read_ids =
+      rc.letter_ids == LetterIds::kDummyPrefix ? letter_token_ids_dummy_prefix(*s.tokenizer, letters) : s.train_letter_ids;
+  s.verbalizer_ids = torch::tensor(read_ids, torch::kLong);
+  s.positions = rc.positions;
+  s.prompt_options.max_history = rc.max_history;
+  s.prompt_options.max_title_tokens = rc.max_title_tokens;
+  s.prompt_options.max_text_tokens = rc.max_text_tokens;
+  s.model = ShardedLlama::load(rc.model, comm, ranker_dtype(config, comm.device()), comm.device(), config.fsdp.shard);
+  if (s.tokenizer->vocab_size() != s.model->config().vocab_size)
+    fail("{}: tokenizer has {} pieces but the model's vocab_size is {}", tokenizer_path, s.tokenizer->vocab_size(),
+         s.model->config().vocab_size);
+  return s;
+}
+
+}  // namespace llamarec

@@ -1,0 +1,159 @@
+#include "pipelines/training/trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "distributed/data_parallel.h"
+#include "distributed/global_offset.h"
+#include "pipelines/training/checkpointer.h"
+#include "pipelines/training/global_batch_plan.h"
+
+namespace llamarec {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void write_curve(const std::string& path, const TrainingState& s, const TrainingOptions& o, int ranks) {
+  nlohmann::json j = {{"selection_metric", o.selection_metric},
+                      {"best_step", s.best_step},
+                      {"best_" + o.selection_metric, s.best_metric},
+                      {"seconds_to_best", s.seconds_to_best},
+                      {"seconds", s.elapsed},
+                      {"ranks", ranks}};
+  j["curve"] = to_json(s)["curve"];
+  write_file_atomic(path, j.dump(1));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+}  // namespace
+
+TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Communicator& comm) {
+  const auto offset = global_offset(comm, task.num_local_examples());
+  if (offset.total == 0) fail("{}: no training examples", o.name);
+  GlobalBatchPlan plan(offset.first, task.num_local_examples(), offset.total, o.batch_size);
+  const int64_t steps_per_epoch = plan.steps_per_epoch();
+  const int64_t total_steps =
+      o.max_steps > 0 ? std::min(o.max_steps, o.epochs * steps_per_epoch) : o.epochs * steps_per_epoch;
+  LrSchedule schedule = o.lr;
+  schedule.total_steps = total_steps;
+
+  // Same initial parameters everywhere (the task seeds them; broadcast from rank 0 to be certain).
+  const auto params = task.parameters();
+  DataParallel dp(comm, params);
+  dp.broadcast_parameters();
+  auto& optimizer = task.optimizer();
+
+  const Checkpointer checkpointer(o.state_dir, o.identity);
+  TrainingState state;
+  bool stop = false;
+  if (auto saved = checkpointer.load(task.named_parameters(), optimizer)) {
+    state = std::move(*saved);
+    spdlog::info("resuming {} training at step {} (best {} {:.4f} at step {})", o.name, state.step,
+                 o.selection_metric, state.best_metric, state.best_step);
+    stop = state.stopped(o.patience);
+    if (stop) spdlog::info("{} training stopped early before; raise the patience to continue it", o.name);
+  }
+  torch::manual_seed(dropout_seed(o.seed, o.dropout_stream, comm.rank(), state.step));
+
+  int64_t numel = 0;
+  for (const auto& p : params) numel += p.numel();
+  spdlog::info("train-{}: {} examples, {} steps/epoch (global batch {}), {} steps, validation every {}; {} "
+               "trainable parameters",
+               o.name, offset.total, steps_per_epoch, o.batch_size, total_steps, o.val_interval, numel);
+
+  const auto start = Clock::now();
+  const double elapsed_before = state.elapsed;
+  auto elapsed = [&] { return elapsed_before + seconds_since(start); };
+  double loss_sum = 0, token_sum = 0, last_lr = 0, validation_seconds = 0;
+  int64_t steps_run = 0;
+  Progress progress(o.name, total_steps - state.step, "step", 15.0);
+
+  auto validate = [&] {
+    const auto validation_start = Clock::now();
+    const auto v = task.validate();
+    const int64_t epoch_done = state.step > 0 ? (state.step - 1) / steps_per_epoch : 0;  // of the last step
+    const ValidationPoint p{state.step, epoch_done, token_sum > 0 ? loss_sum / token_sum : 0.0, last_lr, elapsed(),
+                            v.metrics};
+    loss_sum = token_sum = 0;
+    const bool better = state.record(p, o.selection_metric);
+    if (better && comm.rank() == 0) task.save_best();
+    std::string shown;
+    for (const auto& name : o.logged_metrics) shown += fmt::format(" {} {:.4f}", name, p.metrics.at(name));
+    spdlog::info("step {:>6} | epoch {:>3} | loss {:.4f} | val{}{}{} | best {:.4f} @ {}", p.step, p.epoch,
+                 p.train_loss, shown, better ? " *" : "", v.note.empty() ? "" : " " + v.note, state.best_metric,
+                 state.best_step);
+    state.elapsed = elapsed();
+    if (comm.rank() == 0) {
+      checkpointer.save(state, task.named_parameters(), optimizer);
+      write_curve(o.curve_path, state, o, comm.size());
+    }
+    if (state.stopped(o.patience)) {
+      spdlog::info("early stopping: {} validations without improvement", state.bad_validations);
+      stop = true;
+    }
+    validation_seconds += seconds_since(validation_start);
+  };
+
+  if (state.curve.empty()) validate();
+  int64_t epoch = -1;
+  while (!stop && state.step < total_steps) {
+    if (state.step / steps_per_epoch != epoch) {
+      epoch = state.step / steps_per_epoch;
+      plan.start_epoch(o.seed, epoch);
+    }
+    const auto local = plan.local_batch(state.step % steps_per_epoch);
+    last_lr = schedule.at(state.step);
+    set_learning_rate(optimizer, last_lr);
+    optimizer.zero_grad();
+    double local_loss = 0, local_tokens = 0;
+    if (!local.empty()) {
+      auto loss = task.loss(local);
+      loss.sum.backward();
+      local_loss = loss.sum.item<double>();
+      local_tokens = loss.weight;
+    } else {
+      task.empty_step();
+    }
+    // Sum of gradients / global label count = gradient of the global mean loss.
+    const auto totals = dp.all_reduce_gradients(local_tokens, local_loss);
+    if (o.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.clip_grad_norm);
+    optimizer.step();
+    ++state.step;
+    ++steps_run;
+    loss_sum += totals.value;
+    token_sum += totals.weight;
+    const auto note = task.progress_note(seconds_since(start));
+    progress.advance(1, fmt::format("epoch {} | loss {:.4f} | lr {:.2e}{}", epoch,
+                                    totals.weight > 0 ? totals.value / totals.weight : 0.0, last_lr,
+                                    note.empty() ? "" : " | " + note));
+    if (state.step % o.val_interval == 0) validate();
+  }
+  if (state.curve.back().step != state.step) validate();
+
+  TrainingResult result;
+  result.steps = state.step;
+  result.steps_run = steps_run;
+  result.best_step = state.best_step;
+  result.best_metric = state.best_metric;
+  result.seconds = elapsed();
+  result.seconds_to_best = state.seconds_to_best;
+  result.seconds_per_step = steps_run > 0 ? (seconds_since(start) - validation_seconds) / steps_run : 0.0;
+  result.validation_seconds = validation_seconds;
+  result.early_stopped = stop;
+  result.curve = state.curve;
+  spdlog::info("train-{} done: {} steps in {}, best val {} {:.4f} at step {} ({} to best)", o.name, result.steps,
+               format_duration(result.seconds), o.selection_metric, result.best_metric, result.best_step,
+               format_duration(result.seconds_to_best));
+  return result;
+}
+
+}  // namespace llamarec

@@ -1,0 +1,61 @@
+// What a training run has done so far: step counter, validation curve, best validation, patience,
+// time. Kept in <checkpoint>.state/state.json (pipelines/training/checkpointer.h) and reported as
+// the run's result; the same for every trainer.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipelines/config.h"
+#include "core/ranking_metrics.h"
+
+namespace llamarec {
+
+struct ValidationPoint {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  double train_loss = 0;  // mean over label tokens since the previous validation
+  double lr = 0;          // of the last update before this validation (0 before the first)
+  double seconds = 0;     // wall time of training so far, over every call that resumed it
+  MetricMap metrics;      // validation metrics ("NDCG@10", ...)
+};
+
+struct TrainingState {
+  int64_t step = 0;       // updates done
+  int64_t best_step = -1;  // -1: no validation yet
+  double best_metric = 0;
+  int64_t bad_validations = 0;  // validations since the best
+  double elapsed = 0;
+  double seconds_to_best = 0;
+  std::vector<ValidationPoint> curve;
+
+  // Appends `point`; true when its `metric` beats the best so far (strictly, as the references),
+  // which then becomes the best.
+  bool record(const ValidationPoint& point, const std::string& metric);
+  // An early-stopped run stays stopped when it is started again, unless the patience was raised.
+  bool stopped(int64_t patience) const { return bad_validations >= patience; }
+};
+
+nlohmann::json to_json(const ValidationPoint& point);
+nlohmann::json to_json(const TrainingState& state);
+// `file` names the source in errors (a missing or wrongly typed field).
+TrainingState training_state_from_json(const nlohmann::json& json, const std::string& file);
+
+// The part of every run identity that is not a trainer's own section: the seed and the dataset.
+// A trainer copies its sections into the result, resets what may change between a run and its
+// resumption (limits, patience, evaluation batch sizes), and compares config_to_toml() of it.
+Config identity_base(const Config& config);
+
+struct SavedTrainingState {
+  std::string dir;      // where it was found: `dir` or `<dir>.old`
+  nlohmann::json json;  // state.json
+};
+
+// nullopt when there is no state, or (with a warning) when its "identity" differs from `identity`.
+// A state.json that does not parse is an error naming the file.
+std::optional<SavedTrainingState> read_training_state(const std::string& dir, const std::string& identity);
+
+}  // namespace llamarec

@@ -1,0 +1,112 @@
+// `llamarec run`: the stage table driven end to end on synthetic data (the retriever stages; the
+// ranker ones need a Llama and are covered by test_ranker.cpp): finished stages are skipped, a
+// half-done run finishes only what is left, and timings of every invocation are merged.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/error.h"
+#include "distributed/mpi_communicator.h"
+#include "pipelines/config.h"
+#include "pipelines/metrics_file.h"
+#include "pipelines/run_pipeline.h"
+#include "pipelines/stages.h"
+#include "tests/test_support.h"
+
+namespace llamarec {
+namespace {
+
+using ::llamarec::testing::TempDir;
+namespace fs = std::filesystem;
+
+Config small_run(const fs::path& dir) {
+  Config c = load_config("", {"data.synthetic_users=60", "data.synthetic_items=40", "data.synthetic_max_length=30",
+                              "retriever.max_len=20", "retriever.hidden=16", "retriever.batch_size=8",
+                              "retriever.val_interval=5", "retriever.max_steps=10", "retriever.eval_batch_size=7"});
+  c.run.dir = dir.string();
+  return c;
+}
+
+std::map<std::string, bool> skipped_by_stage(const std::vector<StageTiming>& timings) {
+  std::map<std::string, bool> out;
+  for (const auto& t : timings) out[t.stage] = t.skipped;
+  return out;
+}
+
+TEST(RunPipeline, SkipsFinishedStagesAndMergesTimings) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  const auto c = small_run(tmp / "run");
+  const std::vector<std::string> retriever_stages = {"preprocess", "train-retriever", "retrieve",
+                                                     "evaluate-retriever"};
+
+  const auto first = run_pipeline(c, self, {"preprocess", "train-retriever"});
+  EXPECT_EQ(skipped_by_stage(first), (std::map<std::string, bool>{{"preprocess", false}, {"train-retriever", false}}));
+  EXPECT_TRUE(fs::exists(tmp / "run" / ".done" / "train-retriever"));
+  EXPECT_FALSE(fs::exists(tmp / "run" / "candidates.h5"));
+
+  // Stages are run in pipeline order whatever order they are named in; finished ones are skipped.
+  const auto second = run_pipeline(c, self, {"evaluate-retriever", "retrieve", "preprocess", "train-retriever"});
+  ASSERT_EQ(second.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(second[i].stage, retriever_stages[i]);
+  EXPECT_EQ(skipped_by_stage(second), (std::map<std::string, bool>{{"preprocess", true},
+                                                                   {"train-retriever", true},
+                                                                   {"retrieve", false},
+                                                                   {"evaluate-retriever", false}}));
+  const auto metrics_path = c.in_run_dir(c.eval.metrics);
+  const auto metrics = read_metrics_file(metrics_path);
+  ASSERT_TRUE(metrics.contains("retriever"));
+  for (const auto& stage : retriever_stages) EXPECT_TRUE(metrics["timings"].contains(stage)) << stage;
+  EXPECT_DOUBLE_EQ(metrics["timings"]["preprocess"].get<double>(), first[0].seconds);
+
+  // A run that stopped inside a stage (no marker) finishes only that stage and those after it.
+  fs::remove(tmp / "run" / ".done" / "evaluate-retriever");
+  const auto third = run_pipeline(c, self, retriever_stages);
+  EXPECT_EQ(skipped_by_stage(third), (std::map<std::string, bool>{{"preprocess", true},
+                                                                  {"train-retriever", true},
+                                                                  {"retrieve", true},
+                                                                  {"evaluate-retriever", false}}));
+  const auto merged = read_metrics_file(metrics_path)["timings"];
+  EXPECT_DOUBLE_EQ(merged["retrieve"].get<double>(), second[2].seconds);
+  EXPECT_DOUBLE_EQ(merged["evaluate-retriever"].get<double>(), third[3].seconds);
+}
+
+TEST(RunPipeline, UnknownStagesAndBadMetricsFilesAreClearErrors) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  const auto c = small_run(tmp / "run");
+  try {
+    run_pipeline(c, self, {"train-retreiver"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown stage 'train-retreiver'"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(tmp / "run" / ".done"));  // nothing ran
+  // A metrics file that is not JSON is never overwritten.
+  testing::write_text(tmp / "run" / "metrics.json", "{ not json");
+  try {
+    run_pipeline(c, self, {"preprocess"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("metrics.json: existing metrics file is not valid JSON"), std::string::npos)
+        << e.what();
+  }
+  std::ifstream in(tmp / "run" / "metrics.json");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "{ not json");
+}
+
+TEST(StageTable, EveryStageIsNamedOnceWithADescription) {
+  std::set<std::string> names;
+  for (const auto& stage : pipeline_stages()) {
+    EXPECT_TRUE(names.insert(stage.name).second) << stage.name;
+    EXPECT_FALSE(stage.description.empty()) << stage.name;
+    EXPECT_TRUE(stage.run) << stage.name;
+  }
+  EXPECT_EQ(pipeline_stage_names().front(), "preprocess");
+  EXPECT_THROW(find_stage("nope"), Error);
+}
+
+}  // namespace
+}  // namespace llamarec

@@ -1,0 +1,187 @@
+// The training loop on a toy task (least squares), so that its rules are tested apart from any
+// model: schedule length, validation cadence, best tracking, early stopping that stays stopped,
+// resume that continues, the LR schedule, and the empty step of a rank without examples.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "distributed/mpi_communicator.h"
+#include "pipelines/training/lr_schedule.h"
+#include "pipelines/training/trainer.h"
+#include "tests/test_support.h"
+
+namespace llamarec {
+namespace {
+
+using testing::TempDir;
+
+// y = x·[2, -1]; the examples of this rank are x = (i, 1) for its share of i = 0..n-1.
+class LeastSquaresTask : public TrainingTask {
+ public:
+  LeastSquaresTask(int64_t first, int64_t count)
+      : first_(first), count_(count), w_(torch::zeros({2}, torch::kDouble).requires_grad_(true)),
+        optimizer_({w_}, torch::optim::SGDOptions(0.01)) {}
+
+  int64_t num_local_examples() const override { return count_; }
+  std::vector<torch::Tensor> parameters() const override { return {w_}; }
+  std::map<std::string, torch::Tensor> named_parameters() const override { return {{"w", w_}}; }
+  torch::optim::Optimizer& optimizer() override { return optimizer_; }
+
+  Loss loss(const std::vector<int64_t>& batch) override {
+    auto x = torch::zeros({static_cast<int64_t>(batch.size()), 2}, torch::kDouble);
+    for (size_t k = 0; k < batch.size(); ++k) {
+      x[k][0] = static_cast<double>((first_ + batch[k]) % 5) / 5.0;
+      x[k][1] = 1.0;
+    }
+    const auto y = torch::matmul(x, torch::tensor({2.0, -1.0}, torch::kDouble));
+    ++loss_calls;
+    return {(torch::matmul(x, w_) - y).pow(2).sum(), static_cast<double>(batch.size())};
+  }
+  void empty_step() override { ++empty_steps; }
+
+  Validation validate() override {
+    // Distance to the solution, the same on every rank: higher is better.
+    const double d = (w_.detach() - torch::tensor({2.0, -1.0}, torch::kDouble)).norm().item<double>();
+    return {{{"score", -d}}, ""};
+  }
+  void save_best() override { ++best_saves; }
+
+  int64_t loss_calls = 0, empty_steps = 0, best_saves = 0;
+
+ private:
+  int64_t first_, count_;
+  torch::Tensor w_;
+  torch::optim::SGD optimizer_;
+};
+
+TrainingOptions toy_options(const std::filesystem::path& dir) {
+  TrainingOptions o;
+  o.name = "toy";
+  o.batch_size = 4;
+  o.epochs = 100;
+  o.max_steps = 30;
+  o.val_interval = 10;
+  o.patience = 3;
+  o.lr = {LrScheduleKind::kConstant, 0.05, 0, 0};
+  o.seed = 7;
+  o.selection_metric = "score";
+  o.logged_metrics = {"score"};
+  o.state_dir = (dir / "toy.state").string();
+  o.curve_path = (dir / "toy.curve.json").string();
+  o.identity = "toy v1";
+  return o;
+}
+
+TEST(TrainingLoop, ValidatesOnScheduleKeepsTheBestAndResumes) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  LeastSquaresTask task(0, 20);
+  auto o = toy_options(tmp.path());
+  const auto result = run_training(task, o, self);
+  EXPECT_EQ(result.steps, 30);
+  EXPECT_EQ(result.steps_run, 30);
+  ASSERT_EQ(result.curve.size(), 4u);  // steps 0, 10, 20, 30
+  for (size_t i = 0; i < result.curve.size(); ++i) EXPECT_EQ(result.curve[i].step, static_cast<int64_t>(10 * i));
+  EXPECT_EQ(result.best_step, 30);  // gradient descent on a convex loss: every validation is better
+  EXPECT_EQ(task.best_saves, 4);
+  EXPECT_EQ(task.loss_calls, 30);
+  EXPECT_GT(result.curve[1].train_loss, result.curve[3].train_loss);
+  EXPECT_TRUE(std::filesystem::exists(o.curve_path));
+
+  // A new task (fresh parameters) started again with a higher limit continues from the state.
+  LeastSquaresTask resumed_task(0, 20);
+  o.max_steps = 45;
+  const auto resumed = run_training(resumed_task, o, self);
+  EXPECT_EQ(resumed.steps, 45);
+  EXPECT_EQ(resumed.steps_run, 15);
+  ASSERT_EQ(resumed.curve.size(), 6u);  // ..., 40, and the final 45
+  EXPECT_EQ(resumed.curve[5].step, 45);
+  for (size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(resumed.curve[i].metrics.at("score"), result.curve[i].metrics.at("score"));
+
+  // Another identity does not resume.
+  LeastSquaresTask other_task(0, 20);
+  o.identity = "toy v2";
+  EXPECT_EQ(run_training(other_task, o, self).steps_run, 45);
+}
+
+TEST(TrainingLoop, AnEarlyStoppedRunStaysStopped) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  auto o = toy_options(tmp.path());
+  o.max_steps = 0;  // only early stopping ends it
+  o.patience = 2;
+  o.lr.lr = 0;  // parameters never move: no validation after the first is better
+  LeastSquaresTask frozen(0, 20);
+  const auto stopped = run_training(frozen, o, self);
+  ASSERT_TRUE(stopped.early_stopped);
+  EXPECT_EQ(stopped.steps, 20);  // validations at 0 (best), 10, 20 (two without improvement)
+  LeastSquaresTask again(0, 20);
+  const auto restarted = run_training(again, o, self);
+  EXPECT_TRUE(restarted.early_stopped);
+  EXPECT_EQ(restarted.steps_run, 0);
+  EXPECT_EQ(again.loss_calls, 0);
+  // Raising the patience continues it, by one validation interval.
+  o.patience = 3;
+  LeastSquaresTask more(0, 20);
+  const auto continued = run_training(more, o, self);
+  EXPECT_EQ(continued.steps_run, o.val_interval);
+  EXPECT_TRUE(continued.early_stopped);
+}
+
+TEST(TrainingLoop, LinearWarmupDecayIsHuggingFacesSchedule) {
+  const LrSchedule s{LrScheduleKind::kLinearWarmupDecay, 1e-3, 4, 12};
+  EXPECT_DOUBLE_EQ(s.at(0), 0.0);  // HF steps the scheduler after the update: the first one is at 0
+  EXPECT_DOUBLE_EQ(s.at(2), 0.5e-3);
+  EXPECT_DOUBLE_EQ(s.at(4), 1e-3);
+  EXPECT_DOUBLE_EQ(s.at(8), 0.5e-3);
+  EXPECT_DOUBLE_EQ(s.at(12), 0.0);
+  EXPECT_DOUBLE_EQ(s.at(20), 0.0);
+  const LrSchedule c{LrScheduleKind::kConstant, 2e-3, 0, 0};
+  EXPECT_DOUBLE_EQ(c.at(0), 2e-3);
+  EXPECT_DOUBLE_EQ(c.at(1000), 2e-3);
+}
+
+TEST(TrainingLoopMultiRank, TwoRanksEqualOneRankAndEmptyStepsKeepRanksInStep) {
+  LLAMAREC_REQUIRE_WORLD(2);
+  MpiCommunicator world(MPI_COMM_WORLD);
+  TempDir tmp;
+  // Rank 0 owns 3 of 20 examples: with a global batch of 4 it has nothing in many steps.
+  const int64_t first = world.rank() == 0 ? 0 : 3, count = world.rank() == 0 ? 3 : 17;
+  LeastSquaresTask multi(first, count);
+  const auto shared = std::filesystem::path(LLAMAREC_BINARY_DIR) / "test_tmp" / "trainer_two_ranks";
+  if (world.rank() == 0) {
+    std::filesystem::remove_all(shared);
+    std::filesystem::create_directories(shared);
+  }
+  world.barrier();
+  const auto a = run_training(multi, toy_options(shared), world);
+  MpiCommunicator self(MPI_COMM_SELF);
+  LeastSquaresTask single(0, 20);
+  const auto b = run_training(single, toy_options(tmp.path()), self);
+  ASSERT_EQ(a.curve.size(), b.curve.size());
+  for (size_t i = 0; i < a.curve.size(); ++i) {
+    EXPECT_NEAR(a.curve[i].train_loss, b.curve[i].train_loss, 1e-12) << i;
+    EXPECT_NEAR(a.curve[i].metrics.at("score"), b.curve[i].metrics.at("score"), 1e-12) << i;
+  }
+  EXPECT_EQ(multi.loss_calls + multi.empty_steps, 30);
+  if (world.rank() == 0) EXPECT_GT(multi.empty_steps, 0);
+  world.barrier();
+}
+
+}  // namespace
+}  // namespace llamarec
+
+namespace llamarec {
+namespace {
+
+// The guard behind LLAMAREC_REQUIRE_WORLD: only listed suites count as running on 2 ranks.
+TEST(MultiRankSuiteList, NamesExactlyTheListedSuites) {
+  EXPECT_TRUE(testing::runs_on_two_ranks("TrainingLoopMultiRank"));
+  EXPECT_TRUE(testing::runs_on_two_ranks("DataParallelMpi"));
+  EXPECT_FALSE(testing::runs_on_two_ranks("TrainingLoop"));
+  EXPECT_FALSE(testing::runs_on_two_ranks("LoopMultiRank"));
+  EXPECT_FALSE(testing::runs_on_two_ranks(""));
+}
+
+}  // namespace
+}  // namespace llamarec
