@@ -107,11 +107,10 @@ int main(int argc, char** argv) {
   torch::Tensor avg = torch::ones({n});
   torch::Tensor shard = torch::ones({n / size});
   torch::Tensor full = torch::empty({n});
-  const auto others = time_collectives({[&] { comm->all_reduce(bf16, ReduceOp::kSum); },
-                                        [&] { comm->all_reduce(avg, ReduceOp::kAvg); },
-                                        [&] { comm->all_gather(shard, full); },
-                                        [&] { comm->reduce_scatter(full, shard, ReduceOp::kSum); }},
-                                       10);
+  const auto others = time_collectives(
+      {[&] { comm->all_reduce(bf16, ReduceOp::kSum); }, [&] { comm->all_reduce(avg, ReduceOp::kAvg); },
+       [&] { comm->all_gather(shard, full); }, [&] { comm->reduce_scatter(full, shard, ReduceOp::kSum); }},
+      10);
   print_row("all_reduce sum, checked", n, "bfloat16", others[0]);
   print_row("all_reduce avg, checked", n, "float32", others[1]);
   print_row("all_gather, checked (full numel)", n, "float32", others[2]);
@@ -119,9 +118,10 @@ int main(int argc, char** argv) {
   MPI_Comm_free(&raw);
 
   if (comm->rank() == 0) {
-    fmt::print("descriptor check overhead per collective (checked - unchecked), median/min: {:.2f}/{:.2f} us (1 "
-               "element), {:.2f}/{:.2f} us (1M elements)\n",
-               overhead[0].median, overhead[0].min, overhead[1].median, overhead[1].min);
+    fmt::print(
+        "descriptor check overhead per collective (checked - unchecked), median/min: {:.2f}/{:.2f} us (1 "
+        "element), {:.2f}/{:.2f} us (1M elements)\n",
+        overhead[0].median, overhead[0].min, overhead[1].median, overhead[1].min);
     nlohmann::json result = {{"ranks", size},
                              {"rows", rows},
                              {"check_overhead_us",

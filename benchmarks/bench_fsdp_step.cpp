@@ -75,9 +75,9 @@ int main(int argc, char** argv) {
     opt.zero_grad();
     const auto hidden = model->forward_hidden(ids, {}, true);
     const auto rows = hidden.narrow(1, seq - 3, 2).reshape({-1, c.hidden_size});
-    auto loss = torch::nn::functional::cross_entropy(
-        model->logits(rows), ids.narrow(1, seq - 2, 2).reshape({-1}),
-        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    auto loss =
+        torch::nn::functional::cross_entropy(model->logits(rows), ids.narrow(1, seq - 2, 2).reshape({-1}),
+                                             torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     loss.backward();
     dp.all_reduce_gradients(2.0 * local_batch, loss.item<double>());
     torch::nn::utils::clip_grad_norm_(params, 1.0);
@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
   const int64_t n = comm.size();
   const double root_bytes = static_cast<double>(model->root_unit().padded_numel()) * 4;
   double layer_bytes = 0;
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layer_bytes += static_cast<double>(model->layer_unit(i).padded_numel()) * 4;
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    layer_bytes += static_cast<double>(model->layer_unit(i).padded_numel()) * 4;
   const double theory = (n - 1.0) / n * (2 * layer_bytes + 3 * root_bytes);
   const double base = static_cast<double>(model->total_base_bytes());
   rusage usage{};
@@ -107,8 +108,8 @@ int main(int argc, char** argv) {
   if (comm.rank() == 0) {
     fmt::print("FSDP LoRA step: {:.1f}M-parameter Llama, global batch {} x {} tokens, fp32, 1 thread/rank\n",
                llama_parameter_count(c) / 1e6, global_batch, seq);
-    fmt::print("{:>5} {:>10} {:>14} {:>14} {:>11} {:>14} {:>14} {:>12}\n", "ranks", "s/step", "tokens/s", "MB recv/rank",
-               "theory MB", "x base bytes", "resident MB", "peak RSS MB");
+    fmt::print("{:>5} {:>10} {:>14} {:>14} {:>11} {:>14} {:>14} {:>12}\n", "ranks", "s/step", "tokens/s",
+               "MB recv/rank", "theory MB", "x base bytes", "resident MB", "peak RSS MB");
     fmt::print("{:>5} {:>10.3f} {:>14.0f} {:>14.1f} {:>11.1f} {:>14.2f} {:>14.1f} {:>12.0f}\n", n, per_step,
                global_batch * seq / per_step, received / 1e6, theory / 1e6, received / base,
                model->resident_base_bytes() / 1e6, max_rss);

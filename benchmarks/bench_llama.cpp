@@ -116,8 +116,8 @@ int main(int argc, char** argv) {
 
   fmt::print("threads {}; GEMM 1024^3: float32 {:.1f} GFLOP/s, bfloat16 {:.1f} GFLOP/s\n", at::get_num_threads(),
              gemm[torch::kFloat32], gemm[torch::kBFloat16]);
-  fmt::print("{:<18} {:>8} {:>9} {:>6} {:<17} {:>11} {:>11} {:>9} {:>7}\n", "model", "params", "dtype", "B x L",
-             "mode", "tok/s", "tok/s(best)", "GFLOP/s", "MFU");
+  fmt::print("{:<18} {:>8} {:>9} {:>6} {:<17} {:>11} {:>11} {:>9} {:>7}\n", "model", "params", "dtype", "B x L", "mode",
+             "tok/s", "tok/s(best)", "GFLOP/s", "MFU");
   for (const auto& mc : cases) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
       LlamaForCausalLM model = mc.dir.empty() ? LlamaForCausalLM(mc.config, torch::TensorOptions().dtype(dtype))
@@ -155,8 +155,8 @@ int main(int argc, char** argv) {
         const double gflops = mode.flops_per_token * tps / 1e9;
         const double mfu = gflops / gemm[dtype];
         fmt::print("{:<18} {:>7.1f}M {:>9} {:>2}x{:<3} {:<17} {:>11.0f} {:>11.0f} {:>9.1f} {:>6.1f}%\n", mc.name,
-                   llama_parameter_count(mc.config) / 1e6, c10::toString(dtype), mc.batch, mc.seq, mode.name, tps,
-                   best, gflops, 100 * mfu);
+                   llama_parameter_count(mc.config) / 1e6, c10::toString(dtype), mc.batch, mc.seq, mode.name, tps, best,
+                   gflops, 100 * mfu);
         report["runs"].push_back({{"model", mc.name},
                                   {"parameters", llama_parameter_count(mc.config)},
                                   {"dtype", c10::toString(dtype)},

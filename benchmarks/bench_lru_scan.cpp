@@ -78,11 +78,12 @@ int64_t next_power_of_two(int64_t n) {
 
 nlohmann::json bench_scans() {
   const int64_t D = 64, H = 2 * D;
-  fmt::print("Scan, D={} H={} float32, 1 thread, median CPU ms (the parallel scan runs at the power-of-two padded\n"
-             "length, as in the model; fw+bw = forward, a weighted sum and gradients wrt h~, nu_log, theta_log)\n",
-             D, H);
-  fmt::print("{:>5} {:>5} {:>6} | {:>9} {:>9} | {:>9} {:>9} | {:>7} {:>7}\n", "B", "L", "L_par", "fused fw",
-             "fw+bw", "par fw", "fw+bw", "x fw", "x fw+bw");
+  fmt::print(
+      "Scan, D={} H={} float32, 1 thread, median CPU ms (the parallel scan runs at the power-of-two padded\n"
+      "length, as in the model; fw+bw = forward, a weighted sum and gradients wrt h~, nu_log, theta_log)\n",
+      D, H);
+  fmt::print("{:>5} {:>5} {:>6} | {:>9} {:>9} | {:>9} {:>9} | {:>7} {:>7}\n", "B", "L", "L_par", "fused fw", "fw+bw",
+             "par fw", "fw+bw", "x fw", "x fw+bw");
   nlohmann::json rows = nlohmann::json::array();
   for (int64_t B : {16, 64, 128}) {
     for (int64_t L : {50, 64, 200, 256}) {
@@ -113,11 +114,17 @@ nlohmann::json bench_scans() {
       fmt::print("{:>5} {:>5} {:>6} | {:>9.3f} {:>9.3f} | {:>9.3f} {:>9.3f} | {:>6.1f}x {:>6.1f}x\n", B, L, L_par,
                  fused_fw.cpu * 1e3, fused_fb.cpu * 1e3, par_fw.cpu * 1e3, par_fb.cpu * 1e3, par_fw.cpu / fused_fw.cpu,
                  par_fb.cpu / fused_fb.cpu);
-      rows.push_back({{"batch", B}, {"length", L}, {"parallel_length", L_par},
-                      {"fused_forward_cpu_s", fused_fw.cpu}, {"fused_forward_wall_s", fused_fw.wall},
-                      {"fused_forward_backward_cpu_s", fused_fb.cpu}, {"fused_forward_backward_wall_s", fused_fb.wall},
-                      {"parallel_forward_cpu_s", par_fw.cpu}, {"parallel_forward_wall_s", par_fw.wall},
-                      {"parallel_forward_backward_cpu_s", par_fb.cpu}, {"parallel_forward_backward_wall_s", par_fb.wall},
+      rows.push_back({{"batch", B},
+                      {"length", L},
+                      {"parallel_length", L_par},
+                      {"fused_forward_cpu_s", fused_fw.cpu},
+                      {"fused_forward_wall_s", fused_fw.wall},
+                      {"fused_forward_backward_cpu_s", fused_fb.cpu},
+                      {"fused_forward_backward_wall_s", fused_fb.wall},
+                      {"parallel_forward_cpu_s", par_fw.cpu},
+                      {"parallel_forward_wall_s", par_fw.wall},
+                      {"parallel_forward_backward_cpu_s", par_fb.cpu},
+                      {"parallel_forward_backward_wall_s", par_fb.wall},
                       {"speedup_forward", par_fw.cpu / fused_fw.cpu},
                       {"speedup_forward_backward", par_fb.cpu / fused_fb.cpu}});
     }
@@ -128,16 +135,17 @@ nlohmann::json bench_scans() {
 nlohmann::json bench_training_iteration() {
   const int64_t B = 16, L = 200, items = 3650, iterations = 12;
   const double reference = 0.41;  // s/iteration of the Python reference at these settings
-  fmt::print("\nLRURec training iteration: batch {}, max_len {}, {} items, D=64, 2 blocks, dropout 0.2, float32, "
-             "1 thread;\nforward + CE at all {} positions + backward + clip 5 + AdamW step; median of {} (CPU s)\n",
-             B, L, items, B * L, iterations);
-  fmt::print("{:>9} {:>6} | {:>8} {:>8} {:>8} {:>8} | {:>9} {:>9} | {:>8}\n", "scan", "CE", "blocks", "CE",
-             "backward", "step", "total cpu", "wall", "vs 0.41s");
+  fmt::print(
+      "\nLRURec training iteration: batch {}, max_len {}, {} items, D=64, 2 blocks, dropout 0.2, float32, "
+      "1 thread;\nforward + CE at all {} positions + backward + clip 5 + AdamW step; median of {} (CPU s)\n",
+      B, L, items, B * L, iterations);
+  fmt::print("{:>9} {:>6} | {:>8} {:>8} {:>8} {:>8} | {:>9} {:>9} | {:>8}\n", "scan", "CE", "blocks", "CE", "backward",
+             "step", "total cpu", "wall", "vs 0.41s");
   nlohmann::json rows = nlohmann::json::array();
   // fused CE = lru_softmax_cross_entropy (what LruRec::loss uses); torch CE = linear + cross_entropy
   // over the [B·L, V] logits (what the reference does).
-  for (auto [scan, fused_ce] : {std::pair{LruScan::kFused, true}, std::pair{LruScan::kFused, false},
-                                std::pair{LruScan::kParallel, false}}) {
+  for (auto [scan, fused_ce] :
+       {std::pair{LruScan::kFused, true}, std::pair{LruScan::kFused, false}, std::pair{LruScan::kParallel, false}}) {
     torch::manual_seed(42);
     LruConfig config;
     config.num_items = items;
@@ -156,8 +164,9 @@ nlohmann::json bench_training_iteration() {
       optimizer.zero_grad();
       const auto h = model->hidden(tokens).reshape({B * L, -1});
       const double c1 = cpu_seconds();
-      auto loss = fused_ce ? lru_softmax_cross_entropy(h, model->embedding->token->weight, model->model->bias, labels, true)
-                           : torch::nn::functional::cross_entropy(model->score(h), labels);
+      auto loss = fused_ce
+                      ? lru_softmax_cross_entropy(h, model->embedding->token->weight, model->model->bias, labels, true)
+                      : torch::nn::functional::cross_entropy(model->score(h), labels);
       const double c2 = cpu_seconds();
       loss.backward();
       const double c3 = cpu_seconds();
@@ -177,11 +186,18 @@ nlohmann::json bench_training_iteration() {
     fmt::print("{:>9} {:>6} | {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} | {:>9.4f} {:>9.4f} | {:>7.2f}x\n", to_string(scan),
                ce, median(phase[0]), median(phase[1]), median(phase[2]), median(phase[3]), step, median(wall),
                reference / step);
-    rows.push_back({{"scan", to_string(scan)}, {"cross_entropy", ce}, {"batch", B}, {"max_len", L},
-                    {"num_items", items}, {"cpu_seconds_per_iteration", step},
-                    {"wall_seconds_per_iteration", median(wall)}, {"blocks_forward_cpu_s", median(phase[0])},
-                    {"scores_ce_forward_cpu_s", median(phase[1])}, {"backward_cpu_s", median(phase[2])},
-                    {"clip_adamw_cpu_s", median(phase[3])}, {"python_reference_seconds", reference},
+    rows.push_back({{"scan", to_string(scan)},
+                    {"cross_entropy", ce},
+                    {"batch", B},
+                    {"max_len", L},
+                    {"num_items", items},
+                    {"cpu_seconds_per_iteration", step},
+                    {"wall_seconds_per_iteration", median(wall)},
+                    {"blocks_forward_cpu_s", median(phase[0])},
+                    {"scores_ce_forward_cpu_s", median(phase[1])},
+                    {"backward_cpu_s", median(phase[2])},
+                    {"clip_adamw_cpu_s", median(phase[3])},
+                    {"python_reference_seconds", reference},
                     {"speedup_vs_reference", reference / step}});
   }
   return rows;

@@ -68,8 +68,11 @@ int main(int argc, char** argv) {
   const int64_t framing = 60, candidates = 20, history = 20;
   const auto letters = torch::arange(100, 100 + candidates, torch::kLong);
 
-  nlohmann::json report = {{"benchmark", "ranker_verbalizer"}, {"model", name}, {"threads", at::get_num_threads()},
-                           {"parameters", llama_parameter_count(config)}, {"runs", nlohmann::json::array()}};
+  nlohmann::json report = {{"benchmark", "ranker_verbalizer"},
+                           {"model", name},
+                           {"threads", at::get_num_threads()},
+                           {"parameters", llama_parameter_count(config)},
+                           {"runs", nlohmann::json::array()}};
   fmt::print("model {} ({:.1f}M parameters), {} thread(s), batch 1\n", name, llama_parameter_count(config) / 1e6,
              at::get_num_threads());
   fmt::print("{:>11} {:>13} {:>14} {:>16} {:>17} {:>9}\n", "title tok", "prompt tok", "verbalizer s", "generated tok",
@@ -87,7 +90,7 @@ int main(int argc, char** argv) {
     const auto input = ids.unsqueeze(0);
     const double verb = seconds(
         [&] {
-          const auto h = model->forward_hidden(input);                   // [1, L, D]
+          const auto h = model->forward_hidden(input);  // [1, L, D]
           torch::linear(h.select(1, prompt_len - 1), model->lm_head_weight().index_select(0, letters));
         },
         3);

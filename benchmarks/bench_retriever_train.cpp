@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
     }
     runs.push_back(row);
     fmt::print("\nLRURec training, {} rank(s) x {} thread(s), global batch {}, max_len {}, dropout {}, {} scan\n",
-               comm.size(), at::get_num_threads(), rc.batch_size, rc.max_len, rc.model.dropout, enum_name(rc.model.scan));
+               comm.size(), at::get_num_threads(), rc.batch_size, rc.max_len, rc.model.dropout,
+               enum_name(rc.model.scan));
     fmt::print("{:>5} {:>8} {:>12} {:>10} {:>12} {:>16}\n", "ranks", "batch", "s/iter", "iter/s", "seq/s",
                "vs Python 0.41s");
     for (const auto& r : runs) {

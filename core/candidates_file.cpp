@@ -34,12 +34,14 @@ CandidateSplit read_split(const Hdf5File& file, const std::string& name, int64_t
   const auto user = file.read_int64("/" + name + "/user");
   const auto label = file.read_int64("/" + name + "/label");
   const auto n = static_cast<int64_t>(user.size());
-  if (static_cast<int64_t>(label.size()) != n) fail("{}: /{}/label and /{}/user differ in length", file.path(), name, name);
+  if (static_cast<int64_t>(label.size()) != n)
+    fail("{}: /{}/label and /{}/user differ in length", file.path(), name, name);
   int64_t rows = 0, cols = 0;
   auto items = file.read_int64_2d("/" + name + "/items", &rows, &cols);
   if (rows != n || cols != k) fail("{}: /{}/items is [{}, {}], expected [{}, {}]", file.path(), name, rows, cols, n, k);
   auto scores = file.read_float32_2d("/" + name + "/scores", &rows, &cols);
-  if (rows != n || cols != k) fail("{}: /{}/scores is [{}, {}], expected [{}, {}]", file.path(), name, rows, cols, n, k);
+  if (rows != n || cols != k)
+    fail("{}: /{}/scores is [{}, {}], expected [{}, {}]", file.path(), name, rows, cols, n, k);
   s.user = torch::tensor(user, torch::kLong);
   s.label = torch::tensor(label, torch::kLong);
   s.items = torch::tensor(items, torch::kLong).view({n, k});

@@ -143,7 +143,8 @@ bool Hdf5File::exists(const std::string& name) const {
     if (end == std::string::npos) end = name.size();
     prefix = name.substr(0, end);
     if (prefix.empty() || prefix == "/") break;
-    const htri_t found = h5_check(H5Lexists(file_.get(), prefix.c_str(), H5P_DEFAULT), path_, "cannot look up " + prefix);
+    const htri_t found =
+        h5_check(H5Lexists(file_.get(), prefix.c_str(), H5P_DEFAULT), path_, "cannot look up " + prefix);
     if (found <= 0) return false;
     start = end + 1;
   }
@@ -168,9 +169,9 @@ void Hdf5File::write_integers(const std::string& name, hid_t file_type, hid_t me
       h5_check(H5Pset_deflate(dcpl.get(), 4), path_, "cannot set deflate filter of " + name);
     }
   }
-  H5Handle dataset = make_handle(
-      H5Dcreate2(file_.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose,
-      path_, "cannot create dataset " + name);
+  H5Handle dataset =
+      make_handle(H5Dcreate2(file_.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                  H5Dclose, path_, "cannot create dataset " + name);
   if (n > 0) {
     h5_check(H5Dwrite(dataset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path_, "cannot write " + name);
   }
@@ -182,9 +183,9 @@ void Hdf5File::write_matrix(const std::string& name, hid_t file_type, hid_t mem_
   const hsize_t dims[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
   H5Handle space = make_handle(H5Screate_simple(2, dims, nullptr), H5Sclose, path_, "cannot create dataspace");
   H5Handle dcpl = dataset_properties(path_);
-  H5Handle dataset = make_handle(
-      H5Dcreate2(file_.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose,
-      path_, "cannot create dataset " + name);
+  H5Handle dataset =
+      make_handle(H5Dcreate2(file_.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                  H5Dclose, path_, "cannot create dataset " + name);
   if (rows * cols > 0) {
     h5_check(H5Dwrite(dataset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path_, "cannot write " + name);
   }
@@ -194,8 +195,8 @@ void Hdf5File::write_matrix(const std::string& name, hid_t file_type, hid_t mem_
 void Hdf5File::read_matrix(const std::string& name, hid_t mem_type, int64_t* rows, int64_t* cols,
                            const std::function<void*(int64_t)>& resize) const {
   if (!exists(name)) fail("{}: missing dataset {}", path_, name);
-  H5Handle dataset = make_handle(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose, path_,
-                                 "cannot open dataset " + name);
+  H5Handle dataset =
+      make_handle(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose, path_, "cannot open dataset " + name);
   H5Handle space = make_handle(H5Dget_space(dataset.get()), H5Sclose, path_, "cannot get dataspace of " + name);
   if (H5Sget_simple_extent_ndims(space.get()) != 2) fail("{}: dataset {} is not 2-D", path_, name);
   hsize_t dims[2] = {0, 0};
@@ -256,9 +257,9 @@ void Hdf5File::write_strings(const std::string& name, const std::vector<std::str
   H5Handle type = utf8_string_type(path_);
   H5Handle space = one_d_space(static_cast<int64_t>(values.size()), path_);
   H5Handle dcpl = dataset_properties(path_);
-  H5Handle dataset = make_handle(
-      H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose,
-      path_, "cannot create dataset " + name);
+  H5Handle dataset =
+      make_handle(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                  H5Dclose, path_, "cannot create dataset " + name);
   if (!values.empty()) {
     h5_check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), path_,
              "cannot write " + name);
@@ -373,8 +374,8 @@ bool Hdf5File::has_attribute(const std::string& name) const {
 
 H5AttributeValue Hdf5File::attribute(const std::string& name) const {
   if (!has_attribute(name)) fail("{}: missing attribute {}", path_, name);
-  H5Handle attribute = make_handle(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), H5Aclose, path_,
-                                   "cannot open attribute " + name);
+  H5Handle attribute =
+      make_handle(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), H5Aclose, path_, "cannot open attribute " + name);
   H5Handle space = make_handle(H5Aget_space(attribute.get()), H5Sclose, path_, "cannot get dataspace of " + name);
   if (H5Sget_simple_extent_npoints(space.get()) != 1) fail("{}: attribute {} is not a scalar", path_, name);
   H5Handle type = make_handle(H5Aget_type(attribute.get()), H5Tclose, path_, "cannot get type of attribute " + name);

@@ -48,11 +48,10 @@ void Progress::log_line(const std::string& extra) {
   if (total_ > 0) {
     const double pct = 100.0 * static_cast<double>(done_) / static_cast<double>(total_);
     const double eta = r > 0 ? static_cast<double>(total_ - done_) / r : NAN;
-    line = fmt::format("{} {}/{} ({:.0f}%) | {:.2f} {}/s | elapsed {} | eta {}", label_, done_, total_, pct, r,
-                       unit_, format_duration(elapsed_seconds()), format_duration(eta));
+    line = fmt::format("{} {}/{} ({:.0f}%) | {:.2f} {}/s | elapsed {} | eta {}", label_, done_, total_, pct, r, unit_,
+                       format_duration(elapsed_seconds()), format_duration(eta));
   } else {
-    line = fmt::format("{} {} | {:.2f} {}/s | elapsed {}", label_, done_, r, unit_,
-                       format_duration(elapsed_seconds()));
+    line = fmt::format("{} {} | {:.2f} {}/s | elapsed {}", label_, done_, r, unit_, format_duration(elapsed_seconds()));
   }
   if (!extra.empty()) line += " | " + extra;
   spdlog::info("{}", line);

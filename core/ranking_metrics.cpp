@@ -19,9 +19,9 @@ void RankingMetrics::add_scores(const torch::Tensor& scores, const torch::Tensor
          c10::str(label.sizes()));
   }
   auto s = scores.detach().to(torch::kCPU, torch::kFloat64);
-  auto l = label.detach().to(torch::kCPU, torch::kLong).unsqueeze(1);   // [B, 1]
-  auto target = s.gather(1, l);                                         // [B, 1]
-  auto rank = (s > target).sum(1) + 1;                                  // [B]
+  auto l = label.detach().to(torch::kCPU, torch::kLong).unsqueeze(1);  // [B, 1]
+  auto target = s.gather(1, l);                                        // [B, 1]
+  auto rank = (s > target).sum(1) + 1;                                 // [B]
   add_ranks(rank);
 }
 
@@ -53,7 +53,8 @@ torch::Tensor RankingMetrics::sums() const {
 void RankingMetrics::set_sums(const torch::Tensor& sums) {
   const size_t n = ks_.size();
   auto s = sums.to(torch::kCPU, torch::kFloat64).contiguous();
-  if (static_cast<size_t>(s.numel()) != 3 * n + 1) fail("ranking metrics: expected {} sums, got {}", 3 * n + 1, s.numel());
+  if (static_cast<size_t>(s.numel()) != 3 * n + 1)
+    fail("ranking metrics: expected {} sums, got {}", 3 * n + 1, s.numel());
   const double* p = s.data_ptr<double>();
   for (size_t j = 0; j < n; ++j) {
     mrr_[j] = p[j];

@@ -113,8 +113,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
         }
         continue;
       }
-      if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") ||
-          !value.contains("data_offsets"))
+      if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") || !value.contains("data_offsets"))
         fail("{}: tensor '{}': header entry needs dtype, shape and data_offsets", path, name);
       SafetensorsEntry entry;
       entry.name = name;
@@ -160,8 +159,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     const SafetensorsEntry* previous = nullptr;
     for (const auto* entry : by_offset) {
       if (entry->begin < cursor)
-        fail("{}: tensor '{}' (bytes [{}, {}]) overlaps tensor '{}' (bytes [{}, {}])", path, entry->name,
-             entry->begin, entry->end, previous->name, previous->begin, previous->end);
+        fail("{}: tensor '{}' (bytes [{}, {}]) overlaps tensor '{}' (bytes [{}, {}])", path, entry->name, entry->begin,
+             entry->end, previous->name, previous->begin, previous->end);
       if (entry->begin > cursor)
         fail("{}: tensor '{}' starts at byte {} but the previous tensor ends at {} (gap in the data section)", path,
              entry->name, entry->begin, cursor);
@@ -325,9 +324,8 @@ void validate_checkpoint(const SafetensorsCheckpoint& checkpoint, const std::vec
     }
     const auto& entry = checkpoint.entry(spec.name);
     if (entry.shape != spec.shape)
-      problems.push_back(fmt::format("tensor '{}' has shape {} ({}), expected {}", spec.name,
-                                     shape_string(entry.shape), checkpoint.file_of(spec.name).path(),
-                                     shape_string(spec.shape)));
+      problems.push_back(fmt::format("tensor '{}' has shape {} ({}), expected {}", spec.name, shape_string(entry.shape),
+                                     checkpoint.file_of(spec.name).path(), shape_string(spec.shape)));
   }
   for (const auto& name : checkpoint.names()) {
     if (!wanted.count(name) && !(ignore && ignore(name)))
@@ -353,9 +351,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, torch
     if (!tensor.defined()) fail("{}: tensor '{}' is undefined", path, name);
     order.emplace_back(name, tensor.detach().to(torch::kCPU).contiguous());
   }
-  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-    return a.second.element_size() > b.second.element_size();
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.second.element_size() > b.second.element_size(); });
 
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;

@@ -21,8 +21,8 @@ void check_count(const Hdf5File& file, const std::string& attribute, int64_t act
   if (!file.has_attribute(attribute)) return;
   const int64_t stored = int_attribute(file, attribute);
   if (stored != actual) {
-    fail("{}: attribute {}={} disagrees with {} ({}); the file is inconsistent", file.path(), attribute, stored,
-         source, actual);
+    fail("{}: attribute {}={} disagrees with {} ({}); the file is inconsistent", file.path(), attribute, stored, source,
+         actual);
   }
 }
 
@@ -82,8 +82,7 @@ SequenceDataset SequenceDataset::load(const std::string& path, int rank, int wor
   }
   const int64_t version = int_attribute(file, "schema_version");
   if (version != kSequenceSchemaVersion) {
-    fail("{}: schema_version {} is not supported (this build reads version {})", path, version,
-         kSequenceSchemaVersion);
+    fail("{}: schema_version {} is not supported (this build reads version {})", path, version, kSequenceSchemaVersion);
   }
   for (const char* name : kRequiredDatasets) {
     if (!file.exists(name)) fail("{}: missing dataset {} (not a complete llamarec dataset)", path, name);

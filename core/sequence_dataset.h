@@ -58,8 +58,8 @@ class SequenceDataset {
   static SequenceDataset open_shard(const std::string& path, int rank, int world_size);
 
   const std::string& path() const { return path_; }
-  int64_t num_users() const { return num_users_; }  // global
-  int64_t num_items() const { return num_items_; }  // item ids are 1..num_items
+  int64_t num_users() const { return num_users_; }                // global
+  int64_t num_items() const { return num_items_; }                // item ids are 1..num_items
   int64_t num_interactions() const { return num_interactions_; }  // global
 
   // This shard: global users [user_begin, user_end); local user i is global user user_begin + i.

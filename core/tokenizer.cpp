@@ -167,8 +167,8 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
 
 std::string Tokenizer::id_to_piece(int64_t id) const {
   size_t size = 0;
-  const char* piece = (id < 0 || id > INT32_MAX) ? nullptr
-                                                 : impl_->plugin->id_to_piece(impl_->handle, static_cast<int>(id), &size);
+  const char* piece =
+      (id < 0 || id > INT32_MAX) ? nullptr : impl_->plugin->id_to_piece(impl_->handle, static_cast<int>(id), &size);
   if (piece == nullptr) fail("{}: id {} out of range (vocabulary has {} pieces)", impl_->path, id, impl_->vocab_size);
   return std::string(piece, size);
 }
@@ -213,8 +213,7 @@ std::vector<int64_t> letter_token_ids_dummy_prefix(const Tokenizer& tokenizer,
   std::vector<int64_t> out;
   for (const auto& letter : letters) {
     const auto ids = tokenizer.encode(letter);
-    if (ids.size() != 1)
-      fail("{}: letter '{}' encodes to {} tokens, expected 1", tokenizer.path(), letter, ids.size());
+    if (ids.size() != 1) fail("{}: letter '{}' encodes to {} tokens, expected 1", tokenizer.path(), letter, ids.size());
     out.push_back(ids.front());
   }
   return out;

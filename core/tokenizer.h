@@ -51,7 +51,6 @@ std::vector<int64_t> letter_token_ids(const Tokenizer& tokenizer, const std::vec
 
 // The ids LlamaRec's verbalizer reads (docs/llamarec.md, "Ranker"): encode(letter) without special tokens, i.e. with
 // the dummy prefix ("▁A"). Fails when a letter is not a single token.
-std::vector<int64_t> letter_token_ids_dummy_prefix(const Tokenizer& tokenizer,
-                                                   const std::vector<std::string>& letters);
+std::vector<int64_t> letter_token_ids_dummy_prefix(const Tokenizer& tokenizer, const std::vector<std::string>& letters);
 
 }  // namespace llamarec

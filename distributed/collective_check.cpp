@@ -19,15 +19,24 @@ constexpr int kTextBytes = 768;
 
 const char* descriptor_field_name(int field) {
   switch (field) {
-    case CollectiveDescriptor::kOp: return "collective";
-    case CollectiveDescriptor::kReduceOp: return "reduce op";
-    case CollectiveDescriptor::kRoot: return "root";
-    case CollectiveDescriptor::kDtype: return "dtype";
-    case CollectiveDescriptor::kDevice: return "device type";
-    case CollectiveDescriptor::kInputNumel: return "input numel";
-    case CollectiveDescriptor::kOutputNumel: return "output numel";
-    case CollectiveDescriptor::kShape: return "shape";
-    default: return "?";
+    case CollectiveDescriptor::kOp:
+      return "collective";
+    case CollectiveDescriptor::kReduceOp:
+      return "reduce op";
+    case CollectiveDescriptor::kRoot:
+      return "root";
+    case CollectiveDescriptor::kDtype:
+      return "dtype";
+    case CollectiveDescriptor::kDevice:
+      return "device type";
+    case CollectiveDescriptor::kInputNumel:
+      return "input numel";
+    case CollectiveDescriptor::kOutputNumel:
+      return "output numel";
+    case CollectiveDescriptor::kShape:
+      return "shape";
+    default:
+      return "?";
   }
 }
 
@@ -66,7 +75,8 @@ void CollectiveCheck::agree(const CollectiveDescriptor& descriptor, const std::s
   const bool any_problem = packed[n - 1] != 0;
   std::string differing;
   for (int i = 0; i < CollectiveDescriptor::kFieldCount; ++i) {
-    if (packed[i] != -packed[n + i]) differing += fmt::format("{}{}", differing.empty() ? "" : ", ", descriptor_field_name(i));
+    if (packed[i] != -packed[n + i])
+      differing += fmt::format("{}{}", differing.empty() ? "" : ", ", descriptor_field_name(i));
   }
   if (!any_problem && differing.empty()) return;
   fail_with_all_ranks(problem.empty() ? describe() : problem, any_problem, !problem.empty(), differing);
@@ -91,8 +101,6 @@ void CollectiveCheck::fail_with_all_ranks(const std::string& mine, bool any_prob
   fail("ranks called mismatched collectives (they differ in {}): {}", differing, listed);
 }
 
-void CollectiveCheck::barrier() {
-  mpiCheck(MPI_Barrier(comm_));
-}
+void CollectiveCheck::barrier() { mpiCheck(MPI_Barrier(comm_)); }
 
 }  // namespace llamarec

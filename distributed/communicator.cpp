@@ -16,17 +16,28 @@ enum CollectiveOp : int64_t { kAllReduce = 1, kAllGather, kReduceScatter, kBroad
 
 std::string dtype_name(torch::ScalarType dtype) {
   switch (dtype) {
-    case torch::kFloat32: return "float32";
-    case torch::kFloat64: return "float64";
-    case torch::kBFloat16: return "bfloat16";
-    case torch::kFloat16: return "float16";
-    case torch::kInt64: return "int64";
-    case torch::kInt32: return "int32";
-    case torch::kInt16: return "int16";
-    case torch::kInt8: return "int8";
-    case torch::kUInt8: return "uint8";
-    case torch::kBool: return "bool";
-    default: return c10::toString(dtype);
+    case torch::kFloat32:
+      return "float32";
+    case torch::kFloat64:
+      return "float64";
+    case torch::kBFloat16:
+      return "bfloat16";
+    case torch::kFloat16:
+      return "float16";
+    case torch::kInt64:
+      return "int64";
+    case torch::kInt32:
+      return "int32";
+    case torch::kInt16:
+      return "int16";
+    case torch::kInt8:
+      return "int8";
+    case torch::kUInt8:
+      return "uint8";
+    case torch::kBool:
+      return "bool";
+    default:
+      return c10::toString(dtype);
   }
 }
 
@@ -60,9 +71,12 @@ torch::Tensor contiguous_output(const torch::Tensor& target) {
 
 const char* reduce_op_name(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return "sum";
-    case ReduceOp::kAvg: return "avg";
-    case ReduceOp::kMax: return "max";
+    case ReduceOp::kSum:
+      return "sum";
+    case ReduceOp::kAvg:
+      return "avg";
+    case ReduceOp::kMax:
+      return "max";
   }
   return "?";
 }
@@ -84,8 +98,8 @@ void Communicator::agree(const CollectiveDescriptor& descriptor, const std::stri
 std::string Communicator::tensor_problem(const char* op, const char* name, const torch::Tensor& tensor,
                                          bool reduces) const {
   if (!tensor.defined()) return fmt::format("{}: {} is an undefined tensor", op, name);
-  const bool same_device = tensor.device().type() == device_.type() &&
-                           (!device_.has_index() || tensor.device().index() == device_.index());
+  const bool same_device =
+      tensor.device().type() == device_.type() && (!device_.has_index() || tensor.device().index() == device_.index());
   if (!same_device) {
     return fmt::format("{}: {} is {}, but the {} backend of this rank takes tensors on {}", op, name,
                        tensor_text(tensor), backend(), device_.str());
@@ -99,8 +113,8 @@ void Communicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   torch::NoGradGuard no_grad;
   std::string problem = tensor_problem("all_reduce", "tensor", tensor, true);
   if (problem.empty() && op == ReduceOp::kAvg && !tensor.is_floating_point()) {
-    problem = fmt::format("all_reduce: avg of integer tensor {} is not defined (use sum and divide)",
-                          tensor_text(tensor));
+    problem =
+        fmt::format("all_reduce: avg of integer tensor {} is not defined (use sum and divide)", tensor_text(tensor));
   }
   CollectiveDescriptor d = describe(kAllReduce, tensor, tensor.defined() ? tensor.numel() : -1);
   d.fields[CollectiveDescriptor::kReduceOp] = static_cast<int64_t>(op);
@@ -118,17 +132,16 @@ void Communicator::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
   if (problem.empty() && full.defined()) {
     problem = tensor_problem("all_gather", "full", full, false);
     if (problem.empty() && full.scalar_type() != shard.scalar_type()) {
-      problem = fmt::format("all_gather: full is {} but shard is {} (dtypes differ)", tensor_text(full),
-                            tensor_text(shard));
+      problem =
+          fmt::format("all_gather: full is {} but shard is {} (dtypes differ)", tensor_text(full), tensor_text(shard));
     } else if (problem.empty() && full.numel() != size_ * shard.numel()) {
       problem = fmt::format("all_gather: full is {} ({} elements), but {} ranks x shard {} need {}", tensor_text(full),
                             full.numel(), size_, tensor_text(shard), size_ * shard.numel());
     }
   }
   const int64_t full_numel = shard.defined() ? size_ * shard.numel() : -1;
-  agree(describe(kAllGather, shard, full_numel), problem, [&] {
-    return fmt::format("all_gather of shard {} into full {}", tensor_text(shard), tensor_text(full));
-  });
+  agree(describe(kAllGather, shard, full_numel), problem,
+        [&] { return fmt::format("all_gather of shard {} into full {}", tensor_text(shard), tensor_text(full)); });
 
   if (!full.defined()) {
     std::vector<int64_t> sizes = shard.sizes().vec();
@@ -155,8 +168,8 @@ void Communicator::reduce_scatter(const torch::Tensor& full, torch::Tensor& shar
     problem = fmt::format("reduce_scatter: full is {} ({} elements), which {} ranks do not divide", tensor_text(full),
                           full.numel(), size_);
   } else if (problem.empty() && op == ReduceOp::kAvg && !full.is_floating_point()) {
-    problem = fmt::format("reduce_scatter: avg of integer tensor {} is not defined (use sum and divide)",
-                          tensor_text(full));
+    problem =
+        fmt::format("reduce_scatter: avg of integer tensor {} is not defined (use sum and divide)", tensor_text(full));
   } else if (problem.empty() && shard.defined()) {
     problem = tensor_problem("reduce_scatter", "shard", shard, false);
     if (problem.empty() && shard.scalar_type() != full.scalar_type()) {

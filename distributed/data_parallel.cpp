@@ -10,8 +10,8 @@ DataParallel::DataParallel(Communicator& comm, std::vector<torch::Tensor> parame
   for (size_t i = 0; i < parameters_.size(); ++i) {
     if (i == 0) dtype = parameters_[i].scalar_type();
     if (parameters_[i].scalar_type() != dtype) {
-      fail("data parallel: all parameters must share one dtype for the flat bucket ({} vs {})",
-           c10::toString(dtype), c10::toString(parameters_[i].scalar_type()));
+      fail("data parallel: all parameters must share one dtype for the flat bucket ({} vs {})", c10::toString(dtype),
+           c10::toString(parameters_[i].scalar_type()));
     }
     bucket_numel_ += parameters_[i].numel();
   }

@@ -44,15 +44,16 @@ ShardedLlama::ShardedLlama(const LlamaConfig& config, Communicator& comm, torch:
         std::make_unique<FsdpUnit>("layer " + std::to_string(i), layer_specs(config, i), comm, dtype, device, shard));
 }
 
-std::unique_ptr<ShardedLlama> ShardedLlama::load(const std::string& model_dir, Communicator& comm,
-                                                 torch::Dtype dtype, torch::Device device, bool shard) {
+std::unique_ptr<ShardedLlama> ShardedLlama::load(const std::string& model_dir, Communicator& comm, torch::Dtype dtype,
+                                                 torch::Device device, bool shard) {
   auto model = std::make_unique<ShardedLlama>(load_llama_config(model_dir), comm, dtype, device, shard);
   SafetensorsCheckpoint checkpoint(model_dir);
   model->load_weights(checkpoint);
-  spdlog::info("loaded {} sharded over {} ranks: {:.1f}M parameters, {:.1f} MiB of {:.1f} MiB base weights on this rank "
-               "({})",
-               model_dir, comm.size(), llama_parameter_count(model->config()) / 1e6,
-               model->resident_base_bytes() / 1048576.0, model->total_base_bytes() / 1048576.0, c10::toString(dtype));
+  spdlog::info(
+      "loaded {} sharded over {} ranks: {:.1f}M parameters, {:.1f} MiB of {:.1f} MiB base weights on this rank "
+      "({})",
+      model_dir, comm.size(), llama_parameter_count(model->config()) / 1e6, model->resident_base_bytes() / 1048576.0,
+      model->total_base_bytes() / 1048576.0, c10::toString(dtype));
   return model;
 }
 
@@ -132,14 +133,13 @@ torch::Tensor ShardedLlama::forward_hidden(const torch::Tensor& input_ids, const
   const auto ids = input_ids.to(device_);
   const auto mask = attention_mask.defined() ? attention_mask.to(device_) : attention_mask;
   // The embedding is frozen and its input is ids: no recompute needed, one gather.
-  auto hidden = fsdp_checkpointed_call(
-      *root_, [](const std::vector<torch::Tensor>& w, const torch::Tensor& x, const std::vector<torch::Tensor>&) {
-        return torch::embedding(w[0], x);
-      },
-      ids, {});  // [B, L, D]
+  auto hidden = fsdp_checkpointed_call(*root_,
+                                       [](const std::vector<torch::Tensor>& w, const torch::Tensor& x,
+                                          const std::vector<torch::Tensor>&) { return torch::embedding(w[0], x); },
+                                       ids, {});  // [B, L, D]
   // Shared by every layer's forward and recompute; the closures keep it alive until backward.
-  auto context = std::make_shared<LayerContext>(make_layer_context(config_, mask, {}, positions, batch, 0, length,
-                                                                   dtype_, device_, nullptr, training));
+  auto context = std::make_shared<LayerContext>(
+      make_layer_context(config_, mask, {}, positions, batch, 0, length, dtype_, device_, nullptr, training));
   const double scaling = has_lora() ? lora_config_.scaling() : 0.0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     std::vector<torch::Tensor> trainable;
@@ -153,7 +153,7 @@ torch::Tensor ShardedLlama::forward_hidden(const torch::Tensor& input_ids, const
     }
     const double dropout = lora_config_.dropout;
     auto fn = [context, i, modules, scaling, dropout](const std::vector<torch::Tensor>& w, const torch::Tensor& x,
-                                                       const std::vector<torch::Tensor>& lora) {
+                                                      const std::vector<torch::Tensor>& lora) {
       LayerWeights weights;
       auto slots = weights.base_tensors();
       for (size_t k = 0; k < slots.size(); ++k) *slots[k].second = w[k];

@@ -47,7 +47,7 @@ class FsdpUnit {
 
   const std::string& name() const { return name_; }
   const std::vector<TensorSpec>& specs() const { return specs_; }
-  int64_t numel() const { return numel_; }              // real elements
+  int64_t numel() const { return numel_; }  // real elements
   int64_t padded_numel() const { return sharded_ ? shard_numel_ * comm_.size() : shard_numel_; }
   int64_t shard_numel() const { return shard_numel_; }  // resident on this rank
   int64_t resident_bytes() const { return shard_.numel() * shard_.element_size(); }
@@ -72,9 +72,9 @@ class FsdpUnit {
 
 // A unit's computation: output = fn(gathered weights, input, trainable). `trainable` are tensors
 // that require grad (e.g. the unit's LoRA A/B); the weights are frozen.
-using UnitComputation = std::function<torch::Tensor(const std::vector<torch::Tensor>& weights,
-                                                    const torch::Tensor& input,
-                                                    const std::vector<torch::Tensor>& trainable)>;
+using UnitComputation =
+    std::function<torch::Tensor(const std::vector<torch::Tensor>& weights, const torch::Tensor& input,
+                                const std::vector<torch::Tensor>& trainable)>;
 
 // Runs `fn` on `unit` with gather/release around forward and around the recomputing backward.
 // Without grad mode (evaluation) it is one gathered, released forward. `fn` must be deterministic

@@ -17,22 +17,32 @@ bool reduced_as_float(torch::ScalarType dtype) { return dtype == torch::kBFloat1
 
 MPI_Datatype reduce_type(torch::ScalarType dtype) {
   switch (dtype) {
-    case torch::kFloat32: return MPI_FLOAT;
-    case torch::kFloat64: return MPI_DOUBLE;
-    case torch::kInt32: return MPI_INT32_T;
-    case torch::kInt64: return MPI_INT64_T;
-    default: return MPI_DATATYPE_NULL;
+    case torch::kFloat32:
+      return MPI_FLOAT;
+    case torch::kFloat64:
+      return MPI_DOUBLE;
+    case torch::kInt32:
+      return MPI_INT32_T;
+    case torch::kInt64:
+      return MPI_INT64_T;
+    default:
+      return MPI_DATATYPE_NULL;
   }
 }
 
 // Moves copy bits: any dtype travels as the unsigned integer of its width.
 MPI_Datatype move_type(size_t element_size) {
   switch (element_size) {
-    case 1: return MPI_UINT8_T;
-    case 2: return MPI_UINT16_T;
-    case 4: return MPI_UINT32_T;
-    case 8: return MPI_UINT64_T;
-    default: return MPI_DATATYPE_NULL;
+    case 1:
+      return MPI_UINT8_T;
+    case 2:
+      return MPI_UINT16_T;
+    case 4:
+      return MPI_UINT32_T;
+    case 8:
+      return MPI_UINT64_T;
+    default:
+      return MPI_DATATYPE_NULL;
   }
 }
 
@@ -94,8 +104,8 @@ void MpiCommunicator::run_reduce_scatter(const torch::Tensor& full, torch::Tenso
 }
 
 void MpiCommunicator::run_broadcast(torch::Tensor& tensor, int root) {
-  mpiCheck(MPI_Bcast(tensor.data_ptr(), mpi_count("broadcast", tensor.numel()), move_type(tensor.element_size()),
-                     root, comm_));
+  mpiCheck(MPI_Bcast(tensor.data_ptr(), mpi_count("broadcast", tensor.numel()), move_type(tensor.element_size()), root,
+                     comm_));
 }
 
 }  // namespace llamarec

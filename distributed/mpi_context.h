@@ -8,9 +8,9 @@
 #include "core/error.h"
 
 // Checked MPI call: a failure becomes a llamarec::Error naming the call and MPI's message.
-#define mpiCheck(call)                                                                      \
-  do {                                                                                      \
-    int mpi_status_ = (call);                                                               \
+#define mpiCheck(call)                                                                            \
+  do {                                                                                            \
+    int mpi_status_ = (call);                                                                     \
     if (mpi_status_ != MPI_SUCCESS) ::llamarec::mpi_fail(#call, mpi_status_, __FILE__, __LINE__); \
   } while (0)
 

@@ -34,29 +34,42 @@ bool nccl_reduces(torch::ScalarType dtype) {
     case torch::kInt32:
     case torch::kInt64:
     case torch::kInt8:
-    case torch::kUInt8: return true;
-    default: return false;
+    case torch::kUInt8:
+      return true;
+    default:
+      return false;
   }
 }
 
 nccl::DataType nccl_type(torch::ScalarType dtype) {
   switch (dtype) {
-    case torch::kFloat32: return nccl::DataType::kFloat32;
-    case torch::kFloat64: return nccl::DataType::kFloat64;
-    case torch::kBFloat16: return nccl::DataType::kBFloat16;
-    case torch::kFloat16: return nccl::DataType::kFloat16;
-    case torch::kInt32: return nccl::DataType::kInt32;
-    case torch::kInt64: return nccl::DataType::kInt64;
-    case torch::kInt8: return nccl::DataType::kInt8;
-    default: return nccl::DataType::kUInt8;
+    case torch::kFloat32:
+      return nccl::DataType::kFloat32;
+    case torch::kFloat64:
+      return nccl::DataType::kFloat64;
+    case torch::kBFloat16:
+      return nccl::DataType::kBFloat16;
+    case torch::kFloat16:
+      return nccl::DataType::kFloat16;
+    case torch::kInt32:
+      return nccl::DataType::kInt32;
+    case torch::kInt64:
+      return nccl::DataType::kInt64;
+    case torch::kInt8:
+      return nccl::DataType::kInt8;
+    default:
+      return nccl::DataType::kUInt8;
   }
 }
 
 nccl::RedOp nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return nccl::RedOp::kSum;
-    case ReduceOp::kMax: return nccl::RedOp::kMax;
-    case ReduceOp::kAvg: return nccl::has_avg() ? nccl::RedOp::kAvg : nccl::RedOp::kSum;
+    case ReduceOp::kSum:
+      return nccl::RedOp::kSum;
+    case ReduceOp::kMax:
+      return nccl::RedOp::kMax;
+    case ReduceOp::kAvg:
+      return nccl::has_avg() ? nccl::RedOp::kAvg : nccl::RedOp::kSum;
   }
   return nccl::RedOp::kSum;
 }
@@ -127,8 +140,8 @@ class NcclCommunicator : public Communicator {
   void run_reduce_scatter(const torch::Tensor& full, torch::Tensor& shard, ReduceOp op) override {
     void* stream = current_stream(device());
     nccl_call("reduce_scatter", [&] {
-      nccl::reduce_scatter(full.data_ptr(), shard.data_ptr(), shard.numel(), nccl_type(full.scalar_type()),
-                           nccl_op(op), comm_, stream);
+      nccl::reduce_scatter(full.data_ptr(), shard.data_ptr(), shard.numel(), nccl_type(full.scalar_type()), nccl_op(op),
+                           comm_, stream);
     });
     if (op == ReduceOp::kAvg && !nccl::has_avg()) shard.div_(size());
   }
@@ -153,9 +166,10 @@ class NcclCommunicator : public Communicator {
 
 std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm) {
 #ifndef LLAMAREC_TORCH_CUDA
-  fail("nccl backend: this build has no CUDA LibTorch (NCCL {} is linked, but LibTorch is CPU-only; configure "
-       "with a CUDA LibTorch first on CMAKE_PREFIX_PATH)",
-       nccl_call("ncclGetVersion", [] { return nccl::version(); }));
+  fail(
+      "nccl backend: this build has no CUDA LibTorch (NCCL {} is linked, but LibTorch is CPU-only; configure "
+      "with a CUDA LibTorch first on CMAKE_PREFIX_PATH)",
+      nccl_call("ncclGetVersion", [] { return nccl::version(); }));
 #endif
   return std::make_unique<NcclCommunicator>(comm);
 }
@@ -163,8 +177,9 @@ std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm) {
 #else
 
 std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm) {
-  fail("nccl backend: this build has no NCCL (CUDA runtime and nccl.h were not found at configure time; set "
-       "CUDA_HOME / NCCL_HOME and LLAMAREC_CUDA=ON)");
+  fail(
+      "nccl backend: this build has no NCCL (CUDA runtime and nccl.h were not found at configure time; set "
+      "CUDA_HOME / NCCL_HOME and LLAMAREC_CUDA=ON)");
 }
 
 #endif

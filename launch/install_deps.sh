@@ -8,6 +8,7 @@ packages=(
   libhdf5-dev zlib1g-dev                     # datasets; .json.gz metadata
   libtomlplusplus-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
+  clang-format                               # launch/format.sh --check (CI)
 )
 missing=()
 for p in "${packages[@]}"; do

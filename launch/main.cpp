@@ -14,8 +14,9 @@
 
 int main(int argc, char** argv) {
   using namespace llamarec;
-  CLI::App app{"llamarec: two-stage LLM recommendation (LRURec retriever + LoRA-tuned Llama ranker)\n"
-               "Run under mpirun / srun for data-parallel and sharded training."};
+  CLI::App app{
+      "llamarec: two-stage LLM recommendation (LRURec retriever + LoRA-tuned Llama ranker)\n"
+      "Run under mpirun / srun for data-parallel and sharded training."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "llamarec 0.1");
   CommandRegistry registry;

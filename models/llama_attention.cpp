@@ -11,10 +11,14 @@ namespace {
 
 double lowest_finite(torch::Dtype dtype) {
   switch (dtype) {
-    case torch::kFloat16: return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
-    case torch::kBFloat16: return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
-    case torch::kFloat64: return std::numeric_limits<double>::lowest();
-    default: return static_cast<double>(std::numeric_limits<float>::lowest());
+    case torch::kFloat16:
+      return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+    case torch::kBFloat16:
+      return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+    case torch::kFloat64:
+      return std::numeric_limits<double>::lowest();
+    default:
+      return static_cast<double>(std::numeric_limits<float>::lowest());
   }
 }
 
@@ -52,8 +56,8 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 #if TORCH_VERSION_MAJOR >= 2
   // SDPA's is_causal aligns the mask top-left; with cached keys (S > L) only an explicit bias is right.
   if (!bias.defined() && causal && q.size(-2) != k.size(-2)) return attention_reference(q, k, v, bias, causal);
-  return at::scaled_dot_product_attention(q, k, v, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
-                                          0.0, !bias.defined() && causal);
+  return at::scaled_dot_product_attention(q, k, v, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt, 0.0,
+                                          !bias.defined() && causal);
 #else
   return attention_reference(q, k, v, bias, causal);
 #endif
@@ -65,15 +69,14 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
   return x.unsqueeze(2).expand({b, h, n_rep, s, d}).reshape({b, h * n_rep, s, d});
 }
 
-torch::Tensor self_attention_forward(const AttentionWeights& w, const torch::Tensor& hidden,
-                                     const LayerContext& ctx) {
+torch::Tensor self_attention_forward(const AttentionWeights& w, const torch::Tensor& hidden, const LayerContext& ctx) {
   const int64_t b = hidden.size(0), l = hidden.size(1);
   auto project = [&](const LinearWeights& lw, int64_t heads) {
     return linear_forward(lw, hidden, ctx.training).view({b, l, heads, ctx.head_dim}).transpose(1, 2);
   };
-  auto q = apply_rotary(project(w.q_proj, ctx.num_heads), ctx.rope);     // [B, H, L, Dh]
-  auto k = apply_rotary(project(w.k_proj, ctx.num_kv_heads), ctx.rope);  // [B, Hkv, L, Dh]
-  auto v = project(w.v_proj, ctx.num_kv_heads);                          // [B, Hkv, L, Dh]
+  auto q = apply_rotary(project(w.q_proj, ctx.num_heads), ctx.rope);                    // [B, H, L, Dh]
+  auto k = apply_rotary(project(w.k_proj, ctx.num_kv_heads), ctx.rope);                 // [B, Hkv, L, Dh]
+  auto v = project(w.v_proj, ctx.num_kv_heads);                                         // [B, Hkv, L, Dh]
   if (ctx.cache != nullptr) std::tie(k, v) = ctx.cache->update(ctx.layer_index, k, v);  // [B, Hkv, S, Dh]
   const int64_t n_rep = ctx.num_heads / ctx.num_kv_heads;
   auto out = attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), ctx.bias, ctx.causal);  // [B, H, L, Dh]

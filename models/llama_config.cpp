@@ -63,8 +63,7 @@ LlamaConfig llama_config_from_json(const nlohmann::json& json, const std::string
   require_positive(where, "num_key_value_heads", c.num_key_value_heads);
   require_positive(where, "max_position_embeddings", c.max_position_embeddings);
   if (c.hidden_size % c.num_attention_heads != 0)
-    fail("{}: hidden_size {} is not divisible by num_attention_heads {}", where, c.hidden_size,
-         c.num_attention_heads);
+    fail("{}: hidden_size {} is not divisible by num_attention_heads {}", where, c.hidden_size, c.num_attention_heads);
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     fail("{}: num_attention_heads {} is not divisible by num_key_value_heads {}", where, c.num_attention_heads,
          c.num_key_value_heads);
@@ -112,14 +111,10 @@ nlohmann::json llama_config_to_json(const LlamaConfig& c) {
 std::vector<TensorSpec> llama_layer_tensor_specs(const LlamaConfig& c) {
   const int64_t d = c.hidden_size, kv = c.num_key_value_heads * c.head_dim(), f = c.intermediate_size;
   return {
-      {"input_layernorm.weight", {d}},
-      {"self_attn.q_proj.weight", {d, d}},
-      {"self_attn.k_proj.weight", {kv, d}},
-      {"self_attn.v_proj.weight", {kv, d}},
-      {"self_attn.o_proj.weight", {d, d}},
-      {"post_attention_layernorm.weight", {d}},
-      {"mlp.gate_proj.weight", {f, d}},
-      {"mlp.up_proj.weight", {f, d}},
+      {"input_layernorm.weight", {d}},      {"self_attn.q_proj.weight", {d, d}},
+      {"self_attn.k_proj.weight", {kv, d}}, {"self_attn.v_proj.weight", {kv, d}},
+      {"self_attn.o_proj.weight", {d, d}},  {"post_attention_layernorm.weight", {d}},
+      {"mlp.gate_proj.weight", {f, d}},     {"mlp.up_proj.weight", {f, d}},
       {"mlp.down_proj.weight", {d, f}},
   };
 }

@@ -34,8 +34,8 @@ torch::Tensor decoder_layer_forward(const LayerWeights& w, const torch::Tensor& 
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& c, torch::TensorOptions options) {
   input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
-  self_attn = register_module(
-      "self_attn", LlamaAttention(c.hidden_size, c.num_attention_heads, c.num_key_value_heads, options));
+  self_attn = register_module("self_attn",
+                              LlamaAttention(c.hidden_size, c.num_attention_heads, c.num_key_value_heads, options));
   post_attention_layernorm =
       register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
   mlp = register_module("mlp", LlamaMlp(c.hidden_size, c.intermediate_size, options));

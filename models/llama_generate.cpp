@@ -14,8 +14,8 @@ std::vector<int64_t> greedy_generate(LlamaForCausalLMImpl& model, const std::vec
   std::vector<int64_t> out;
   auto input = torch::tensor(prompt_ids, i64).unsqueeze(0).to(device);  // [1, P], then [1, 1]
   for (int64_t step = 0; step < max_new_tokens; ++step) {
-    const auto hidden = model.forward_hidden(input, {}, &cache);          // [1, L, D]
-    const auto logits = model.lm_head_at(hidden.select(1, -1));           // [1, V]
+    const auto hidden = model.forward_hidden(input, {}, &cache);  // [1, L, D]
+    const auto logits = model.lm_head_at(hidden.select(1, -1));   // [1, V]
     const int64_t next = logits.argmax(-1).item<int64_t>();
     out.push_back(next);
     if (next == stop_id) break;

@@ -8,8 +8,7 @@ KVCache::KVCache(int64_t num_layers) : slots_(num_layers) {}
 
 int64_t KVCache::length() const { return slots_.empty() ? 0 : slots_[0].length; }
 
-std::pair<torch::Tensor, torch::Tensor> KVCache::update(int64_t layer, const torch::Tensor& k,
-                                                        const torch::Tensor& v) {
+std::pair<torch::Tensor, torch::Tensor> KVCache::update(int64_t layer, const torch::Tensor& k, const torch::Tensor& v) {
   if (layer < 0 || layer >= static_cast<int64_t>(slots_.size()))
     fail("KV cache: layer {} out of range (cache has {} layers)", layer, slots_.size());
   auto& slot = slots_[layer];

@@ -48,23 +48,22 @@ LayerContext make_layer_context(const LlamaConfig& c, const torch::Tensor& atten
   return ctx;
 }
 
-LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config, torch::TensorOptions options)
-    : config_(config) {
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config, torch::TensorOptions options) : config_(config) {
   model = register_module("model", LlamaModel(config, options));
   if (!config.tie_word_embeddings)
     lm_head = register_module("lm_head", LoraLinear(config.hidden_size, config.vocab_size, options));
 }
 
-torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& input_ids,
-                                                   const torch::Tensor& attention_mask, KVCache* cache,
-                                                   PositionMode mode, const torch::Tensor& position_ids) {
+torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                                   KVCache* cache, PositionMode mode,
+                                                   const torch::Tensor& position_ids) {
   if (input_ids.dim() != 2) fail("input_ids must be [batch, length], got [{}]", fmt::join(input_ids.sizes(), "x"));
   const int64_t batch = input_ids.size(0), length = input_ids.size(1);
   const int64_t past = cache != nullptr ? cache->length() : 0;
   const auto& embed = model->embed_tokens->weight;
   auto hidden = model->embed_tokens(input_ids.to(embed.device()));  // [B, L, D]
-  auto ctx = make_layer_context(config_, attention_mask, position_ids, mode, batch, past, length,
-                                embed.scalar_type(), embed.device(), cache, is_training());
+  auto ctx = make_layer_context(config_, attention_mask, position_ids, mode, batch, past, length, embed.scalar_type(),
+                                embed.device(), cache, is_training());
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     ctx.layer_index = i;
     hidden = model->layer(i)->forward(hidden, ctx);
@@ -122,8 +121,8 @@ LlamaForCausalLM load_llama(const std::string& model_dir, torch::Dtype dtype, to
   SafetensorsCheckpoint checkpoint(model_dir);
   load_llama_weights(*model, checkpoint);
   spdlog::info("loaded Llama from {}: {} layers, hidden {}, vocab {}, {:.1f}M parameters, {}", model_dir,
-               config.num_hidden_layers, config.hidden_size, config.vocab_size,
-               llama_parameter_count(config) / 1e6, c10::toString(dtype));
+               config.num_hidden_layers, config.hidden_size, config.vocab_size, llama_parameter_count(config) / 1e6,
+               c10::toString(dtype));
   return model;
 }
 

@@ -21,8 +21,8 @@ torch::Tensor position_ids_for(PositionMode mode, const torch::Tensor& attention
 RotaryTables rotary_tables(const torch::Tensor& position_ids, int64_t head_dim, double theta, torch::Dtype dtype) {
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(position_ids.device());
   const auto inv_freq = 1.0 / torch::pow(theta, torch::arange(0, head_dim, 2, f32) / head_dim);  // [Dh/2]
-  const auto freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq;                   // [B, L, Dh/2]
-  const auto angles = torch::cat({freqs, freqs}, -1).unsqueeze(1);                                // [B, 1, L, Dh]
+  const auto freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq;                  // [B, L, Dh/2]
+  const auto angles = torch::cat({freqs, freqs}, -1).unsqueeze(1);                               // [B, 1, L, Dh]
   return {angles.cos().to(dtype), angles.sin().to(dtype)};
 }
 

@@ -32,7 +32,8 @@ void validate_lora_config(const LoraConfig& config, const std::string& where) {
   }
   if (config.r <= 0) fail("{}: lora.r must be positive, got {}", where, config.r);
   if (config.alpha <= 0) fail("{}: lora.alpha must be positive, got {}", where, config.alpha);
-  if (config.dropout < 0 || config.dropout >= 1) fail("{}: lora.dropout must be in [0, 1), got {}", where, config.dropout);
+  if (config.dropout < 0 || config.dropout >= 1)
+    fail("{}: lora.dropout must be in [0, 1), got {}", where, config.dropout);
 }
 
 }  // namespace llamarec

@@ -55,9 +55,9 @@ class LoraLinearImpl : public torch::nn::Module {
   double lora_alpha() const { return alpha_; }
   double lora_dropout() const { return dropout_; }
 
-  torch::Tensor weight;                       // [out, in]
-  torch::nn::Linear lora_A{nullptr};          // weight [r, in]
-  torch::nn::Linear lora_B{nullptr};          // weight [out, r]
+  torch::Tensor weight;               // [out, in]
+  torch::nn::Linear lora_A{nullptr};  // weight [r, in]
+  torch::nn::Linear lora_B{nullptr};  // weight [out, r]
 
  private:
   int64_t in_features_;

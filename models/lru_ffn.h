@@ -14,7 +14,7 @@ class LruFeedForwardImpl : public torch::nn::Module {
 
   torch::nn::Linear w_1{nullptr};  // D → d_ff
   torch::nn::Linear w_2{nullptr};  // d_ff → D
-  double dropout;  // after the GELU and after w_2 (lru_dropout)
+  double dropout;                  // after the GELU and after w_2 (lru_dropout)
   torch::nn::LayerNorm layer_norm{nullptr};
 };
 TORCH_MODULE(LruFeedForward);

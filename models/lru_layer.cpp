@@ -9,7 +9,7 @@ namespace llamarec {
 
 torch::Tensor lru_lambda(const torch::Tensor& params_log) {
   const auto modulus = torch::exp(-torch::exp(params_log[0]));  // [H]
-  const auto angle = torch::exp(params_log[1]);                  // [H]
+  const auto angle = torch::exp(params_log[1]);                 // [H]
   return torch::cat({modulus * torch::cos(angle), modulus * torch::sin(angle)}, 0);
 }
 
@@ -28,8 +28,8 @@ LruLayerImpl::LruLayerImpl(int64_t d_model, double dropout_p, double r_min, doub
 }
 
 torch::Tensor LruLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan) {
-  const auto lambda = lru_lambda(params_log);                  // [2H]
-  const auto gamma = torch::exp(params_log[2]).repeat({2});    // [2H], scales real and imaginary parts
+  const auto lambda = lru_lambda(params_log);                // [2H]
+  const auto gamma = torch::exp(params_log[2]).repeat({2});  // [2H], scales real and imaginary parts
   // γ ⊙ (W x + b) with γ folded into the (small) packed weight instead of the [B, L, 2H] output.
   auto h = torch::linear(x, in_proj->packed_weight() * gamma.unsqueeze(1), in_proj->packed_bias() * gamma);
   h = scan == LruScan::kFused ? lru_fused_scan(h, lambda, mask) : lru_parallel_scan(h, lambda, mask);  // [B, L, 2H]

@@ -23,11 +23,11 @@ class LruLayerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan);
 
   int64_t d_model;
-  int64_t hidden;             // H = 2·d_model complex channels
-  torch::Tensor params_log;   // [3, H]
+  int64_t hidden;                      // H = 2·d_model complex channels
+  torch::Tensor params_log;            // [3, H]
   LruComplexLinear in_proj{nullptr};   // D → H
   LruComplexLinear out_proj{nullptr};  // H → D
-  double dropout;  // on Re(out_proj(h)), before the residual (lru_dropout)
+  double dropout;                      // on Re(out_proj(h)), before the residual (lru_dropout)
   torch::nn::LayerNorm layer_norm{nullptr};
 };
 TORCH_MODULE(LruLayer);

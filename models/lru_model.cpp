@@ -13,7 +13,7 @@ torch::Tensor LruModelImpl::forward(const torch::Tensor& x, const torch::Tensor&
   int64_t padded_length = 1;
   while (padded_length < length) padded_length *= 2;
   const int64_t pad = scan == LruScan::kParallel ? padded_length - length : 0;
-  auto h = pad > 0 ? torch::constant_pad_nd(x, {0, 0, pad, 0}) : x;             // [B, L', D]
+  auto h = pad > 0 ? torch::constant_pad_nd(x, {0, 0, pad, 0}) : x;  // [B, L', D]
   const auto m = pad > 0 ? torch::cat({torch::zeros({mask.size(0), pad}, mask.options()), mask}, 1) : mask;  // [B, L']
   for (const auto& block : *lru_blocks) h = block->as<LruBlock>()->forward(h, m, scan);
   return pad > 0 ? h.narrow(1, pad, length) : h;  // [B, L, D]

@@ -16,8 +16,8 @@ bool lru_gets_weight_decay(const std::string& name);
 
 // In place, without autograd: for each selected parameter, values of N(mean, std²) truncated to
 // [lower, upper] by the reference's inverse-CDF recipe (uniform → erfinv → scale).
-void lru_truncated_normal_init(torch::nn::Module& module, double mean = 0.0, double std = 0.02,
-                               double lower = -0.04, double upper = 0.04);
+void lru_truncated_normal_init(torch::nn::Module& module, double mean = 0.0, double std = 0.02, double lower = -0.04,
+                               double upper = 0.04);
 
 struct LruParamGroups {
   std::vector<std::string> decay_names;

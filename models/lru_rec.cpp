@@ -87,10 +87,10 @@ torch::Tensor LruRecImpl::labelled_loss(const torch::Tensor& tokens, const torch
   // Labels on dropped columns would need their padding output: start early enough to keep them.
   const int64_t start = std::min(first_needed_column(ids), first_item_column(labels));
   const auto targets_all = checked_tokens(labels, config_.num_items, "labels").narrow(1, start, ids.size(1) - start);
-  const auto h = hidden_from(ids, start);      // [B, L', D]
-  const auto keep = targets_all > 0;           // [B, L']
-  return lru_softmax_cross_entropy(h.index({keep}), embedding->token->weight, model->bias,
-                                   targets_all.index({keep}), mean);
+  const auto h = hidden_from(ids, start);  // [B, L', D]
+  const auto keep = targets_all > 0;       // [B, L']
+  return lru_softmax_cross_entropy(h.index({keep}), embedding->token->weight, model->bias, targets_all.index({keep}),
+                                   mean);
 }
 
 torch::Tensor LruRecImpl::loss(const torch::Tensor& tokens, const torch::Tensor& labels) {

@@ -26,7 +26,7 @@ void check_scan_inputs(const char* name, const torch::Tensor& h, const torch::Te
 // One time step for H channels: out = λ ⊙ prev + x on [real | imag] halves.
 template <typename T>
 LLAMAREC_ALWAYS_INLINE void forward_step(const T* __restrict prev, const T* __restrict x, const T* __restrict lr,
-                         const T* __restrict li, T* __restrict out, int64_t H) {
+                                         const T* __restrict li, T* __restrict out, int64_t H) {
   for (int64_t k = 0; k < H; ++k) {
     const T pr = prev[k], pi = prev[H + k];
     out[k] = lr[k] * pr - li[k] * pi + x[k];
@@ -37,7 +37,7 @@ LLAMAREC_ALWAYS_INLINE void forward_step(const T* __restrict prev, const T* __re
 // Adjoint step: a = g + conj(λ) ⊙ next, where next is the adjoint of the following time step.
 template <typename T>
 LLAMAREC_ALWAYS_INLINE void backward_step(const T* __restrict next, const T* __restrict g, const T* __restrict lr,
-                          const T* __restrict li, T* __restrict a, int64_t H) {
+                                          const T* __restrict li, T* __restrict a, int64_t H) {
   for (int64_t k = 0; k < H; ++k) {
     const T nr = next[k], ni = next[H + k];
     a[k] = lr[k] * nr + li[k] * ni + g[k];
@@ -47,7 +47,8 @@ LLAMAREC_ALWAYS_INLINE void backward_step(const T* __restrict next, const T* __r
 
 // dL/dλ += conj(h_{t-1}) ⊙ a_t: the state that λ multiplied, against the adjoint it fed.
 template <typename T>
-LLAMAREC_ALWAYS_INLINE void accumulate_lambda_grad(const T* __restrict prev, const T* __restrict a, T* __restrict acc, int64_t H) {
+LLAMAREC_ALWAYS_INLINE void accumulate_lambda_grad(const T* __restrict prev, const T* __restrict a, T* __restrict acc,
+                                                   int64_t H) {
   for (int64_t k = 0; k < H; ++k) {
     const T pr = prev[k], pi = prev[H + k], ar = a[k], ai = a[H + k];
     acc[k] += pr * ar + pi * ai;
@@ -80,9 +81,8 @@ LLAMAREC_ALWAYS_INLINE void forward_rows(const T* x, const T* lambda, const bool
 
 // grad_h = reverse scan of grad_out with conj(λ); lambda_partial[b] = Σ_t m_{t-1} conj(h_{t-1}) a_t.
 template <typename T>
-LLAMAREC_ALWAYS_INLINE void backward_rows(const T* grad_out, const T* out, const T* lambda, const bool* mask,
-                                          T* grad_h, T* lambda_partial, int64_t begin, int64_t end, int64_t L,
-                                          int64_t H) {
+LLAMAREC_ALWAYS_INLINE void backward_rows(const T* grad_out, const T* out, const T* lambda, const bool* mask, T* grad_h,
+                                          T* lambda_partial, int64_t begin, int64_t end, int64_t L, int64_t H) {
   const T* lr = lambda;
   const T* li = lambda + H;
   for (int64_t b = begin; b < end; ++b) {
@@ -181,7 +181,7 @@ torch::Tensor lru_parallel_scan(const torch::Tensor& h, const torch::Tensor& lam
   torch::Tensor hr = halves[0], hi = halves[1];  // [B, L, H]
   const auto lam = lambda.view({2, H});
   torch::Tensor lr = lam[0].unsqueeze(0), li = lam[1].unsqueeze(0);  // [n, H] = λ^1..λ^n
-  const auto m = mask.to(h.scalar_type());                            // [B, L]
+  const auto m = mask.to(h.scalar_type());                           // [B, L]
   // Pass l merges neighbouring blocks of l/2: the right block adds λ^{1..l/2} times the carry (last
   // state of the left block), unless that carry position is padding.
   for (int64_t l = 2; l <= L; l *= 2) {

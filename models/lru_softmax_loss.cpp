@@ -26,9 +26,9 @@ class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCros
       at::addmm_out(p, bias, h.narrow(0, r0, rows), weight_t);
       const auto target = t.narrow(0, r0, rows).unsqueeze(1);  // [rows, 1]
       const auto target_score = p.gather(1, target);           // [rows, 1]
-      const auto max = p.amax(1, true);                          // [rows, 1]
+      const auto max = p.amax(1, true);                        // [rows, 1]
       p.sub_(max).exp_();
-      const auto sum = p.sum(1, true);                           // [rows, 1]
+      const auto sum = p.sum(1, true);  // [rows, 1]
       p.div_(sum);
       // −log p[target] = logsumexp − score[target] = max + log Σ − score[target]
       loss += (max + sum.log() - target_score).sum().to(torch::kDouble);
@@ -47,8 +47,9 @@ class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCros
     auto probs = saved[2];
     const auto target = saved[3].unsqueeze(1);  // [N, 1]
     const int64_t N = h.size(0), D = h.size(1);
-    if (N == 0) return {torch::zeros_like(h), torch::zeros_like(weight), torch::zeros({weight.size(0)}, h.options()),
-                        torch::Tensor(), torch::Tensor()};
+    if (N == 0)
+      return {torch::zeros_like(h), torch::zeros_like(weight), torch::zeros({weight.size(0)}, h.options()),
+              torch::Tensor(), torch::Tensor()};
     const double scale = grads[0].item<double>() / (ctx->saved_data["mean"].toBool() ? static_cast<double>(N) : 1.0);
     // d loss / d scores = softmax − one-hot, made in place: the probabilities are consumed (a second
     // backward through the same graph fails the saved-tensor version check instead of going wrong).

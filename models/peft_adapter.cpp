@@ -36,8 +36,7 @@ LoraConfig config_of(const LlamaForCausalLMImpl& model) {
     } else if (linear->lora_rank() != config.r || linear->lora_alpha() != config.alpha ||
                linear->lora_dropout() != config.dropout) {
       fail("{}: adapters differ in r/alpha/dropout ({}/{}/{} vs {}/{}/{}); PEFT's format needs one setting", path,
-           linear->lora_rank(), linear->lora_alpha(), linear->lora_dropout(), config.r, config.alpha,
-           config.dropout);
+           linear->lora_rank(), linear->lora_alpha(), linear->lora_dropout(), config.r, config.alpha, config.dropout);
     }
     if (targets.insert(last_component(path)).second) config.target_modules.push_back(last_component(path));
   }
@@ -115,10 +114,12 @@ LoraConfig load_peft_config(const std::string& dir) {
     }
   };
   if (get("peft_type", std::string()) != "LORA")
-    fail("{}: peft_type is {}, only LORA adapters are supported", path, has("peft_type") ? json["peft_type"].dump() : "missing");
+    fail("{}: peft_type is {}, only LORA adapters are supported", path,
+         has("peft_type") ? json["peft_type"].dump() : "missing");
   if (has("task_type") && json["task_type"] != "CAUSAL_LM")
     fail("{}: task_type is {}, expected CAUSAL_LM", path, json["task_type"].dump());
-  if (get("bias", std::string("none")) != "none") fail("{}: bias '{}' is not supported (only \"none\")", path, json["bias"].dump());
+  if (get("bias", std::string("none")) != "none")
+    fail("{}: bias '{}' is not supported (only \"none\")", path, json["bias"].dump());
   for (const char* key : {"fan_in_fan_out", "use_rslora", "use_dora"}) {
     if (get(key, false)) fail("{}: {} = true is not supported", path, key);
   }

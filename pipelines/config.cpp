@@ -55,13 +55,20 @@ std::string type_name(const E*) {
 
 std::string node_type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string (\"" + *node.value_exact<std::string>() + "\")";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date/time";
+    case toml::node_type::string:
+      return "a string (\"" + *node.value_exact<std::string>() + "\")";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date/time";
   }
 }
 
@@ -105,25 +112,22 @@ bool read_node(const toml::node& node, E& out) {
 }
 
 // Parses a --set value. Strings may be given bare (data.format=movielens) or quoted.
-bool parse_text(const std::string& text, int64_t& out) {
+template <class Number, class Parse>
+bool parse_number(const std::string& text, Number& out, Parse parse) {
   try {
     size_t used = 0;
-    const int64_t v = std::stoll(text, &used);
+    const Number v = parse(text, &used);
     if (used != text.size()) return false;
     return out = v, true;
   } catch (const std::exception&) {
     return false;
   }
 }
+bool parse_text(const std::string& text, int64_t& out) {
+  return parse_number(text, out, [](const std::string& t, size_t* used) { return std::stoll(t, used); });
+}
 bool parse_text(const std::string& text, double& out) {
-  try {
-    size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used != text.size()) return false;
-    return out = v, true;
-  } catch (const std::exception&) {
-    return false;
-  }
+  return parse_number(text, out, [](const std::string& t, size_t* used) { return std::stod(t, used); });
 }
 bool parse_text(const std::string& text, bool& out) {
   if (text == "true") return out = true, true;
@@ -175,10 +179,18 @@ std::string toml_value(const std::string& v) {
   std::string out = "\"";
   for (const char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<int>(c));
@@ -332,7 +344,8 @@ void validate_config(const Config& c) {
   require(c.data.min_rating >= 0, c, "data.min_rating", ">= 0");
   require(c.data.synthetic_users >= 1, c, "data.synthetic_users", ">= 1");
   require(c.data.synthetic_items >= 2, c, "data.synthetic_items", ">= 2");
-  require(c.data.synthetic_min_length >= 3, c, "data.synthetic_min_length", ">= 3 (leave-one-out needs train, val, test)");
+  require(c.data.synthetic_min_length >= 3, c, "data.synthetic_min_length",
+          ">= 3 (leave-one-out needs train, val, test)");
   require(c.data.synthetic_max_length >= c.data.synthetic_min_length, c, "data.synthetic_max_length",
           ">= data.synthetic_min_length");
   const auto& r = c.retriever;
@@ -422,8 +435,6 @@ std::string config_to_toml(const Config& config) {
   return "# llamarec effective configuration (source: " + config.source + ")\n" + writer.str();
 }
 
-void save_config(const Config& config, const std::string& path) {
-  write_file_atomic(path, config_to_toml(config));
-}
+void save_config(const Config& config, const std::string& path) { write_file_atomic(path, config_to_toml(config)); }
 
 }  // namespace llamarec

@@ -27,36 +27,21 @@ enum class DeviceChoice { kAuto, kCpu, kCuda };
 // The TOML spelling of each value of an enum-valued key.
 template <class E>
 struct ConfigEnum;
-template <>
-struct ConfigEnum<LruScan> {
-  static inline const std::vector<std::pair<LruScan, std::string>> names = {{LruScan::kFused, "fused"},
-                                                                            {LruScan::kParallel, "parallel"}};
-};
-template <>
-struct ConfigEnum<PositionMode> {
-  static inline const std::vector<std::pair<PositionMode, std::string>> names = {{PositionMode::kArange, "arange"},
-                                                                                 {PositionMode::kFromMask, "from_mask"}};
-};
-template <>
-struct ConfigEnum<ComputeDtype> {
-  static inline const std::vector<std::pair<ComputeDtype, std::string>> names = {
-      {ComputeDtype::kAuto, "auto"}, {ComputeDtype::kFloat32, "float32"}, {ComputeDtype::kBFloat16, "bfloat16"}};
-};
-template <>
-struct ConfigEnum<LetterIds> {
-  static inline const std::vector<std::pair<LetterIds, std::string>> names = {{LetterIds::kNewline, "newline"},
-                                                                              {LetterIds::kDummyPrefix, "dummy_prefix"}};
-};
-template <>
-struct ConfigEnum<CollectiveBackend> {
-  static inline const std::vector<std::pair<CollectiveBackend, std::string>> names = {
-      {CollectiveBackend::kAuto, "auto"}, {CollectiveBackend::kMpi, "mpi"}, {CollectiveBackend::kNccl, "nccl"}};
-};
-template <>
-struct ConfigEnum<DeviceChoice> {
-  static inline const std::vector<std::pair<DeviceChoice, std::string>> names = {
-      {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"}, {DeviceChoice::kCuda, "cuda"}};
-};
+#define LLAMAREC_CONFIG_ENUM(Enum, ...)                                                  \
+  template <>                                                                            \
+  struct ConfigEnum<Enum> {                                                              \
+    static inline const std::vector<std::pair<Enum, std::string>> names = {__VA_ARGS__}; \
+  }
+LLAMAREC_CONFIG_ENUM(LruScan, {LruScan::kFused, "fused"}, {LruScan::kParallel, "parallel"});
+LLAMAREC_CONFIG_ENUM(PositionMode, {PositionMode::kArange, "arange"}, {PositionMode::kFromMask, "from_mask"});
+LLAMAREC_CONFIG_ENUM(ComputeDtype, {ComputeDtype::kAuto, "auto"}, {ComputeDtype::kFloat32, "float32"},
+                     {ComputeDtype::kBFloat16, "bfloat16"});
+LLAMAREC_CONFIG_ENUM(LetterIds, {LetterIds::kNewline, "newline"}, {LetterIds::kDummyPrefix, "dummy_prefix"});
+LLAMAREC_CONFIG_ENUM(CollectiveBackend, {CollectiveBackend::kAuto, "auto"}, {CollectiveBackend::kMpi, "mpi"},
+                     {CollectiveBackend::kNccl, "nccl"});
+LLAMAREC_CONFIG_ENUM(DeviceChoice, {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"},
+                     {DeviceChoice::kCuda, "cuda"});
+#undef LLAMAREC_CONFIG_ENUM
 
 template <class E>
 const std::string& enum_name(E value) {
@@ -120,7 +105,8 @@ struct DataConfig {
     v("input", input,
       "raw data: MovieLens folder (ratings.csv+movies.csv, ratings.dat+movies.dat or u.data+u.item); "
       "Amazon ratings CSV; RecBole folder or NAME.inter file");
-    v("meta", meta, "Amazon metadata (.json or .json.gz, one record per line); RecBole .item file if not beside .inter");
+    v("meta", meta,
+      "Amazon metadata (.json or .json.gz, one record per line); RecBole .item file if not beside .inter");
     v("dataset", dataset, "preprocessed HDF5 dataset (relative paths are inside run.dir)");
     v("min_user_count", min_user_count, "k-core: keep users with at least this many interactions");
     v("min_item_count", min_item_count, "k-core: keep items with at least this many interactions");
@@ -220,7 +206,8 @@ struct RankerConfig {
     v("model", model, "base model: a Hugging Face Llama directory (config.json, *.safetensors, tokenizer.model)");
     v("tokenizer", tokenizer, "SentencePiece tokenizer.model (empty: <model>/tokenizer.model)");
     v("dtype", dtype, "base weights and compute: auto (bfloat16 on CUDA, float32 on CPU), float32 or bfloat16");
-    v("batch_size", batch_size, "global training batch (split across ranks): 16 for ML, 12 for Amazon (docs/llamarec.md)");
+    v("batch_size", batch_size,
+      "global training batch (split across ranks): 16 for ML, 12 for Amazon (docs/llamarec.md)");
     v("eval_batch_size", eval_batch_size, "prompts per rank per evaluation forward");
     v("lr", lr, "AdamW learning rate (linear warmup, then linear decay to 0)");
     v("warmup_steps", warmup_steps, "linear warmup steps");

@@ -22,10 +22,10 @@ struct DatasetStats {
   int64_t users = 0;
   int64_t items = 0;
   int64_t interactions = 0;
-  double density = 0;               // interactions / (users * items)
-  CountSummary user_length;         // items per user
-  CountSummary item_popularity;     // interactions per item
-  int64_t users_with_eval = 0;      // users with >= 3 items (have val and test targets)
+  double density = 0;            // interactions / (users * items)
+  CountSummary user_length;      // items per user
+  CountSummary item_popularity;  // interactions per item
+  int64_t users_with_eval = 0;   // users with >= 3 items (have val and test targets)
 };
 
 // Linear-interpolated percentile p (0..100) of sorted `values`.

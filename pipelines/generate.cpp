@@ -41,9 +41,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 GenerateResult generate(const std::string& model_dir, const std::string& prompt, const GenerateOptions& options) {
   if (options.max_new_tokens < 0) fail("generate: max_new_tokens must be >= 0, got {}", options.max_new_tokens);
   const auto start = std::chrono::steady_clock::now();
-  const auto tokenizer_path = options.tokenizer.empty()
-                                  ? (std::filesystem::path(model_dir) / "tokenizer.model").string()
-                                  : options.tokenizer;
+  const auto tokenizer_path =
+      options.tokenizer.empty() ? (std::filesystem::path(model_dir) / "tokenizer.model").string() : options.tokenizer;
   Tokenizer tokenizer(tokenizer_path);
   auto model = load_llama(model_dir, parse_dtype(options.dtype), parse_device(options.device));
   model->eval();
@@ -61,8 +60,8 @@ GenerateResult generate(const std::string& model_dir, const std::string& prompt,
   result.load_seconds = seconds_since(start);
 
   const auto gen_start = std::chrono::steady_clock::now();
-  result.new_ids = greedy_generate(*model, result.prompt_ids, options.max_new_tokens,
-                                   options.stop_at_eos ? tokenizer.eos_id() : -1);
+  result.new_ids =
+      greedy_generate(*model, result.prompt_ids, options.max_new_tokens, options.stop_at_eos ? tokenizer.eos_id() : -1);
   result.generate_seconds = seconds_since(gen_start);
   result.tokens_per_second =
       result.generate_seconds > 0 ? static_cast<double>(result.new_ids.size()) / result.generate_seconds : 0.0;
@@ -74,7 +73,7 @@ GenerateResult generate(const std::string& model_dir, const std::string& prompt,
   result.text = tokenizer.decode(all);
   const auto head = tokenizer.decode(result.prompt_ids);
   result.completion = result.text.compare(0, head.size(), head) == 0 ? result.text.substr(head.size())
-                                                                      : tokenizer.decode(result.new_ids);
+                                                                     : tokenizer.decode(result.new_ids);
   spdlog::info("generated {} tokens in {:.2f}s ({:.1f} tokens/s; loading took {:.2f}s)", result.new_ids.size(),
                result.generate_seconds, result.tokens_per_second, result.load_seconds);
   return result;

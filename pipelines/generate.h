@@ -26,7 +26,7 @@ struct GenerateResult {
   std::vector<int64_t> prompt_ids;
   std::vector<int64_t> new_ids;
   double load_seconds = 0.0;
-  double generate_seconds = 0.0;  // prefill + decoding
+  double generate_seconds = 0.0;   // prefill + decoding
   double tokens_per_second = 0.0;  // new tokens / generate_seconds
 };
 

@@ -117,11 +117,12 @@ PreprocessSummary run_preprocess(const PreprocessOptions& o) {
   summary.write_seconds = seconds_since(start);
 
   const auto& k = summary.report.kcore;
-  spdlog::info("{}: {} users, {} items, {} interactions (avg length {:.2f}, density {:.2e}); "
-               "import {:.2f}s, filter {:.2f}s, write {:.2f}s",
-               o.output, k.users, k.items, k.interactions, static_cast<double>(k.interactions) / k.users,
-               static_cast<double>(k.interactions) / (static_cast<double>(k.users) * k.items), summary.import_seconds,
-               summary.filter_seconds, summary.write_seconds);
+  spdlog::info(
+      "{}: {} users, {} items, {} interactions (avg length {:.2f}, density {:.2e}); "
+      "import {:.2f}s, filter {:.2f}s, write {:.2f}s",
+      o.output, k.users, k.items, k.interactions, static_cast<double>(k.interactions) / k.users,
+      static_cast<double>(k.interactions) / (static_cast<double>(k.users) * k.items), summary.import_seconds,
+      summary.filter_seconds, summary.write_seconds);
   return summary;
 }
 

@@ -118,10 +118,11 @@ SequenceData build_sequence_data(const RawDataset& raw, const FilterOptions& opt
   log_counts(fmt::format("{}/{}-core ({} rounds)", options.min_user_count, options.min_item_count, r.kcore_rounds),
              r.kcore);
   if (r.kcore.interactions == 0) {
-    fail("{}: no interactions left after filtering (raw {} / titled {} / rated {}; min_user_count {}, "
-         "min_item_count {}, min_rating {})",
-         source, r.raw.interactions, r.titled.interactions, r.rated.interactions, options.min_user_count,
-         options.min_item_count, options.min_rating);
+    fail(
+        "{}: no interactions left after filtering (raw {} / titled {} / rated {}; min_user_count {}, "
+        "min_item_count {}, min_rating {})",
+        source, r.raw.interactions, r.titled.interactions, r.rated.interactions, options.min_user_count,
+        options.min_item_count, options.min_rating);
   }
 
   // 4) Dense ids in raw-id order.

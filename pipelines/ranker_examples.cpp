@@ -35,12 +35,13 @@ std::vector<RankerExample> make_ranker_train_examples(const SequenceDataset& sha
       // Items that can serve as negatives: all but the prefix and the target.
       const int64_t available = num_items - static_cast<int64_t>(prefix.size()) - (prefix.count(target) ? 0 : 1);
       if (available < num_candidates - 1) {
-        fail("{}: user {} has only {} items left as negatives at prefix {}, fewer than the {} needed "
-             "(ranker.num_candidates is too large for {} items)",
-             shard.path(), shard.global_user(local), available, i - 1, num_candidates - 1, num_items);
+        fail(
+            "{}: user {} has only {} items left as negatives at prefix {}, fewer than the {} needed "
+            "(ranker.num_candidates is too large for {} items)",
+            shard.path(), shard.global_user(local), available, i - 1, num_candidates - 1, num_items);
       }
-      std::mt19937_64 rng(mix(mix(seed) ^ mix(static_cast<uint64_t>(shard.global_user(local)) * 1000003ULL +
-                                              static_cast<uint64_t>(i))));
+      std::mt19937_64 rng(mix(
+          mix(seed) ^ mix(static_cast<uint64_t>(shard.global_user(local)) * 1000003ULL + static_cast<uint64_t>(i))));
       std::uniform_int_distribution<int64_t> item(1, num_items);
       RankerExample ex;
       ex.local_user = local;

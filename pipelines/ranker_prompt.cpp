@@ -72,8 +72,8 @@ TokenizedPrompt PromptBuilder::encode(const std::vector<int32_t>& history,
   return with_bos_left_truncated(tokenizer_, tokenizer_.encode(text(history, candidates)), options_.max_text_tokens);
 }
 
-TokenizedPrompt PromptBuilder::encode_train(const std::vector<int32_t>& history,
-                                            const std::vector<int64_t>& candidates, int64_t answer) const {
+TokenizedPrompt PromptBuilder::encode_train(const std::vector<int32_t>& history, const std::vector<int64_t>& candidates,
+                                            int64_t answer) const {
   if (answer < 0 || answer >= static_cast<int64_t>(candidates.size()) ||
       answer >= static_cast<int64_t>(letter_ids_.size()))
     fail("prompt: answer index {} outside the {} candidates", answer, candidates.size());

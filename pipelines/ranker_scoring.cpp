@@ -11,10 +11,10 @@ torch::Tensor ranker_loss_sum(ShardedLlama& model, const PromptBatch& batch, boo
   const auto hidden = model.forward_hidden(batch.input_ids, batch.attention_mask, training, positions);  // [B, L, D]
   // Position L-3 ("\n") predicts the letter at L-2, which predicts EOS at L-1.
   const auto rows = hidden.narrow(1, length - 3, 2).reshape({2 * b, hidden.size(2)});  // [2B, D]
-  const auto logits = model.logits(rows).to(torch::kFloat32);                           // [2B, V]
+  const auto logits = model.logits(rows).to(torch::kFloat32);                          // [2B, V]
   const auto targets = batch.input_ids.narrow(1, length - 2, 2).reshape({2 * b}).to(logits.device());
-  return torch::nn::functional::cross_entropy(
-      logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  return torch::nn::functional::cross_entropy(logits, targets,
+                                              torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
 }
 
 torch::Tensor verbalizer_scores(ShardedLlama& model, const PromptBatch& batch, const torch::Tensor& letter_ids,

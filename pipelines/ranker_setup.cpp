@@ -17,9 +17,12 @@ torch::Device ranker_device(const Config& config) {
 
 torch::Dtype ranker_dtype(const Config& config, const torch::Device& device) {
   switch (config.ranker.dtype) {
-    case ComputeDtype::kFloat32: return torch::kFloat32;
-    case ComputeDtype::kBFloat16: return torch::kBFloat16;
-    case ComputeDtype::kAuto: break;
+    case ComputeDtype::kFloat32:
+      return torch::kFloat32;
+    case ComputeDtype::kBFloat16:
+      return torch::kBFloat16;
+    case ComputeDtype::kAuto:
+      break;
   }
   return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
 }
@@ -33,8 +36,8 @@ RankerSetup make_ranker_setup(const Config& config, Communicator& comm) {
   s.tokenizer = std::make_unique<Tokenizer>(tokenizer_path);
   const auto letters = candidate_letters(static_cast<int>(rc.num_candidates));
   s.train_letter_ids = letter_token_ids(*s.tokenizer, letters, "\n");
-  const auto read_ids =
-      rc.letter_ids == LetterIds::kDummyPrefix ? letter_token_ids_dummy_prefix(*s.tokenizer, letters) : s.train_letter_ids;
+  const auto read_ids = rc.letter_ids == LetterIds::kDummyPrefix ? letter_token_ids_dummy_prefix(*s.tokenizer, letters)
+                                                                 : s.train_letter_ids;
   s.verbalizer_ids = torch::tensor(read_ids, torch::kLong);
   s.positions = rc.positions;
   s.prompt_options.max_history = rc.max_history;

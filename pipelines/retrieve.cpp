@@ -28,8 +28,8 @@ struct ScoredSplit {
 
 // Scores this shard's users on `split`: exact metrics (all-reduced) and, when top_k > 0, the top-k
 // candidates of all users (gathered on every rank, user order).
-ScoredSplit score_split(LruRec& model, const SequenceDataset& shard, Split split, const Config& config,
-                        int64_t top_k, Communicator& comm) {
+ScoredSplit score_split(LruRec& model, const SequenceDataset& shard, Split split, const Config& config, int64_t top_k,
+                        Communicator& comm) {
   ScoredSplit out;
   std::vector<torch::Tensor> users, items, scores, labels;
   const ScoringOptions options{split, config.retriever.max_len, true, config.retriever.eval_batch_size};
@@ -73,10 +73,11 @@ nlohmann::json metrics_json(const MetricMap& m) {
 }
 
 void log_metrics(const std::string& title, const MetricMap& m) {
-  spdlog::info("{:<16} Recall@5 {:.4f} Recall@10 {:.4f} Recall@20 {:.4f} | NDCG@5 {:.4f} NDCG@10 {:.4f} | "
-               "MRR@5 {:.4f} MRR@10 {:.4f}",
-               title, m.at("Recall@5"), m.at("Recall@10"), m.at("Recall@20"), m.at("NDCG@5"), m.at("NDCG@10"),
-               m.at("MRR@5"), m.at("MRR@10"));
+  spdlog::info(
+      "{:<16} Recall@5 {:.4f} Recall@10 {:.4f} Recall@20 {:.4f} | NDCG@5 {:.4f} NDCG@10 {:.4f} | "
+      "MRR@5 {:.4f} MRR@10 {:.4f}",
+      title, m.at("Recall@5"), m.at("Recall@10"), m.at("Recall@20"), m.at("NDCG@5"), m.at("NDCG@10"), m.at("MRR@5"),
+      m.at("MRR@10"));
 }
 
 }  // namespace
@@ -111,8 +112,7 @@ SplitMetrics run_retrieve(const Config& config, Communicator& comm) {
     for (const auto& [name, v] : result.val) c.attributes["val_" + name] = v;
     for (const auto& [name, v] : result.test) c.attributes["test_" + name] = v;
     write_candidates(output, c);
-    spdlog::info("wrote {} (top-{} for {} val and {} test users)", output, k, c.val.user.numel(),
-                 c.test.user.numel());
+    spdlog::info("wrote {} (top-{} for {} val and {} test users)", output, k, c.val.user.numel(), c.test.user.numel());
   }
   comm.barrier();
   return result;

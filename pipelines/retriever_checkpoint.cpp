@@ -21,10 +21,14 @@ LruConfig lru_config_from(const RetrieverConfig& r, int64_t num_items, const std
 
 void save_retriever(const std::string& path, LruRec& model) {
   const auto& c = model->config();
-  const nlohmann::json meta = {{"num_items", c.num_items},       {"hidden", c.hidden},
-                               {"num_blocks", c.num_blocks},     {"dropout", c.dropout},
-                               {"attn_dropout", c.attn_dropout}, {"r_min", c.r_min},
-                               {"r_max", c.r_max},               {"scan", to_string(c.scan)}};
+  const nlohmann::json meta = {{"num_items", c.num_items},
+                               {"hidden", c.hidden},
+                               {"num_blocks", c.num_blocks},
+                               {"dropout", c.dropout},
+                               {"attn_dropout", c.attn_dropout},
+                               {"r_min", c.r_min},
+                               {"r_max", c.r_max},
+                               {"scan", to_string(c.scan)}};
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& item : model->named_parameters()) tensors[item.key()] = item.value().detach();
   save_safetensors(path, tensors, {{kConfigKey, meta.dump()}, {"format", "pt"}});

@@ -38,5 +38,4 @@ RetrieverBatch collate_retriever_examples(const SequenceDataset& shard, const st
 // The last max_len items of `history`, left-padded: [max_len] int64 (evaluation input).
 torch::Tensor left_padded_window(ItemSpan history, int64_t max_len);
 
-
 }  // namespace llamarec

@@ -6,9 +6,9 @@
 
 namespace llamarec {
 
-void for_each_scored_batch(LruRec& model, const SequenceDataset& shard, const ScoringOptions& options,
-                           const std::function<void(const std::vector<int64_t>&, const torch::Tensor&,
-                                                    const torch::Tensor&)>& consume) {
+void for_each_scored_batch(
+    LruRec& model, const SequenceDataset& shard, const ScoringOptions& options,
+    const std::function<void(const std::vector<int64_t>&, const torch::Tensor&, const torch::Tensor&)>& consume) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
@@ -22,8 +22,9 @@ void for_each_scored_batch(LruRec& model, const SequenceDataset& shard, const Sc
   for (const auto u : users) {
     length[static_cast<size_t>(u)] = std::min<int64_t>(shard.example(u, options.split).history.size, options.max_len);
   }
-  std::stable_sort(users.begin(), users.end(),
-                   [&](int64_t a, int64_t b) { return length[static_cast<size_t>(a)] < length[static_cast<size_t>(b)]; });
+  std::stable_sort(users.begin(), users.end(), [&](int64_t a, int64_t b) {
+    return length[static_cast<size_t>(a)] < length[static_cast<size_t>(b)];
+  });
   for (size_t begin = 0; begin < users.size(); begin += static_cast<size_t>(options.batch_size)) {
     const size_t end = std::min(users.size(), begin + static_cast<size_t>(options.batch_size));
     const std::vector<int64_t> batch_users(users.begin() + static_cast<std::ptrdiff_t>(begin),

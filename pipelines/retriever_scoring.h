@@ -27,9 +27,9 @@ inline constexpr float kMaskedScore = -1e9f;
 // Calls `consume(local_users [b], scores [b, I+1] float32, labels [b] int64)` for batches of this
 // shard's users that have an evaluation example, ordered by window length (shortest first; ties in
 // user order). Runs in eval mode without grad.
-void for_each_scored_batch(LruRec& model, const SequenceDataset& shard, const ScoringOptions& options,
-                           const std::function<void(const std::vector<int64_t>&, const torch::Tensor&,
-                                                    const torch::Tensor&)>& consume);
+void for_each_scored_batch(
+    LruRec& model, const SequenceDataset& shard, const ScoringOptions& options,
+    const std::function<void(const std::vector<int64_t>&, const torch::Tensor&, const torch::Tensor&)>& consume);
 
 // Exact metrics over all users of all ranks: per-rank sums, all-reduced.
 RankingMetrics evaluate_retriever(LruRec& model, const SequenceDataset& shard, const ScoringOptions& options,

@@ -33,7 +33,8 @@ class RetrieverTask : public TrainingTask {
 
   Loss loss(const std::vector<int64_t>& local_batch) override {
     const auto batch = collate_retriever_examples(shard_, examples_, local_batch, rc_.max_len);
-    return {model_->loss_sum(batch.tokens, batch.labels), static_cast<double>((batch.labels > 0).sum().item<int64_t>())};
+    return {model_->loss_sum(batch.tokens, batch.labels),
+            static_cast<double>((batch.labels > 0).sum().item<int64_t>())};
   }
 
   Validation validate() override {

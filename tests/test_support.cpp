@@ -6,6 +6,7 @@
 
 #include <mpi.h>
 
+#include "core/error.h"
 #include "core/sequence_dataset_writer.h"
 
 namespace llamarec::testing {
@@ -36,6 +37,15 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::string error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no llamarec::Error thrown>";
 }
 
 void write_text(const std::filesystem::path& path, const std::string& text) {

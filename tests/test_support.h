@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The message of the llamarec::Error that `call` throws, or "<no llamarec::Error thrown>".
+std::string error_of(const std::function<void()>& call);
+
 // Writes `text` to `path` (creating parent directories).
 void write_text(const std::filesystem::path& path, const std::string& text);
 
@@ -40,20 +44,23 @@ int world_size();
 
 }  // namespace llamarec::testing
 
+#define EXPECT_CONTAINS(haystack, needle) \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "missing '" << (needle) << "' in: " << (haystack)
+
 // Skip (not fail) a test that needs ../shared/<relative> when it is absent.
-#define LLAMAREC_REQUIRE_SHARED(relative)                                                    \
-  auto shared_root_ = ::llamarec::testing::shared_dir();                                     \
-  if (!shared_root_ || !std::filesystem::exists(*shared_root_ / (relative)))                 \
-    GTEST_SKIP() << "../shared/" << (relative) << " not present";                            \
+#define LLAMAREC_REQUIRE_SHARED(relative)                                    \
+  auto shared_root_ = ::llamarec::testing::shared_dir();                     \
+  if (!shared_root_ || !std::filesystem::exists(*shared_root_ / (relative))) \
+    GTEST_SKIP() << "../shared/" << (relative) << " not present";            \
   const std::filesystem::path shared_path = *shared_root_ / (relative)
 
 // Skip a test that needs at least `n` ranks; at 1 rank, fail it instead when its suite is not one
 // of those run under mpirun -np 2 (it would otherwise never run anywhere).
-#define LLAMAREC_REQUIRE_WORLD(n)                                                                         \
-  if (::llamarec::testing::world_size() < (n)) {                                                          \
+#define LLAMAREC_REQUIRE_WORLD(n)                                                                          \
+  if (::llamarec::testing::world_size() < (n)) {                                                           \
     const std::string suite_ = ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name(); \
-    if (!::llamarec::testing::runs_on_two_ranks(suite_))                                                  \
-      FAIL() << suite_ << " needs " << (n) << " ranks but is not in LLAMAREC_NP2_SUITES_* of "           \
-             << "tests/CMakeLists.txt, so it never runs on more than one";                                \
-    GTEST_SKIP() << "needs " << (n) << " MPI ranks (run under mpirun -np " << (n) << ")";                \
+    if (!::llamarec::testing::runs_on_two_ranks(suite_))                                                   \
+      FAIL() << suite_ << " needs " << (n) << " ranks but is not in LLAMAREC_NP2_SUITES_* of "             \
+             << "tests/CMakeLists.txt, so it never runs on more than one";                                 \
+    GTEST_SKIP() << "needs " << (n) << " MPI ranks (run under mpirun -np " << (n) << ")";                  \
   }

@@ -27,7 +27,7 @@ void write_error(char* error, size_t error_size, const std::string& message) {
 extern "C" {
 
 __attribute__((visibility("default"))) llamarec_spm* llamarec_spm_load(const char* path, char* error,
-                                                                        size_t error_size) {
+                                                                       size_t error_size) {
   try {
     auto* handle = new llamarec_spm();
     const auto status = handle->processor.Load(path);
@@ -70,9 +70,9 @@ __attribute__((visibility("default"))) int llamarec_spm_encode(llamarec_spm* han
   }
 }
 
-__attribute__((visibility("default"))) int llamarec_spm_decode(llamarec_spm* handle, const int32_t* ids,
-                                                               size_t count, char** text, size_t* size,
-                                                               char* error, size_t error_size) {
+__attribute__((visibility("default"))) int llamarec_spm_decode(llamarec_spm* handle, const int32_t* ids, size_t count,
+                                                               char** text, size_t* size, char* error,
+                                                               size_t error_size) {
   try {
     std::vector<int> in(ids, ids + count);
     std::string out;
@@ -121,11 +121,16 @@ __attribute__((visibility("default"))) const char* llamarec_spm_id_to_piece(cons
 
 __attribute__((visibility("default"))) int llamarec_spm_special_id(const llamarec_spm* handle, int which) {
   switch (which) {
-    case 0: return handle->processor.unk_id();
-    case 1: return handle->processor.bos_id();
-    case 2: return handle->processor.eos_id();
-    case 3: return handle->processor.pad_id();
-    default: return -1;
+    case 0:
+      return handle->processor.unk_id();
+    case 1:
+      return handle->processor.bos_id();
+    case 2:
+      return handle->processor.eos_id();
+    case 3:
+      return handle->processor.pad_id();
+    default:
+      return -1;
   }
 }
 

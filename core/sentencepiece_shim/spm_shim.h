@@ -19,11 +19,11 @@ typedef void (*llamarec_spm_free_fn)(llamarec_spm* handle);
 // Encodes `size` bytes of UTF-8 text (no BOS/EOS). On success returns 0 and hands out a malloc'd
 // array that the caller releases with llamarec_spm_free_buffer; on failure returns -1 and writes
 // the reason to `error`.
-typedef int (*llamarec_spm_encode_fn)(llamarec_spm* handle, const char* text, size_t size, int32_t** ids,
-                                      size_t* count, char* error, size_t error_size);
+typedef int (*llamarec_spm_encode_fn)(llamarec_spm* handle, const char* text, size_t size, int32_t** ids, size_t* count,
+                                      char* error, size_t error_size);
 // Decodes ids to UTF-8 text (malloc'd, not NUL-terminated: use `size`). Returns 0 or -1 as encode.
-typedef int (*llamarec_spm_decode_fn)(llamarec_spm* handle, const int32_t* ids, size_t count, char** text,
-                                      size_t* size, char* error, size_t error_size);
+typedef int (*llamarec_spm_decode_fn)(llamarec_spm* handle, const int32_t* ids, size_t count, char** text, size_t* size,
+                                      char* error, size_t error_size);
 typedef void (*llamarec_spm_free_buffer_fn)(void* buffer);
 
 typedef int (*llamarec_spm_piece_size_fn)(const llamarec_spm* handle);

@@ -8,14 +8,14 @@
 #include <stdexcept>
 
 // Checked calls: a failure becomes a std::runtime_error naming the call, place and reason.
-#define ncclCheck(call)                                                                             \
-  do {                                                                                              \
-    ncclResult_t nccl_status_ = (call);                                                             \
+#define ncclCheck(call)                                                                                    \
+  do {                                                                                                     \
+    ncclResult_t nccl_status_ = (call);                                                                    \
     if (nccl_status_ != ncclSuccess) ::llamarec::nccl::nccl_fail(#call, nccl_status_, __FILE__, __LINE__); \
   } while (0)
-#define cudaCheck(call)                                                                             \
-  do {                                                                                              \
-    cudaError_t cuda_status_ = (call);                                                              \
+#define cudaCheck(call)                                                                                    \
+  do {                                                                                                     \
+    cudaError_t cuda_status_ = (call);                                                                     \
     if (cuda_status_ != cudaSuccess) ::llamarec::nccl::cuda_fail(#call, cuda_status_, __FILE__, __LINE__); \
   } while (0)
 
@@ -39,22 +39,32 @@ namespace {
 
 ncclDataType_t to_nccl(DataType type) {
   switch (type) {
-    case DataType::kInt8: return ncclInt8;
-    case DataType::kUInt8: return ncclUint8;
-    case DataType::kInt32: return ncclInt32;
-    case DataType::kInt64: return ncclInt64;
-    case DataType::kFloat16: return ncclFloat16;
-    case DataType::kFloat32: return ncclFloat32;
-    case DataType::kFloat64: return ncclFloat64;
-    case DataType::kBFloat16: return ncclBfloat16;
+    case DataType::kInt8:
+      return ncclInt8;
+    case DataType::kUInt8:
+      return ncclUint8;
+    case DataType::kInt32:
+      return ncclInt32;
+    case DataType::kInt64:
+      return ncclInt64;
+    case DataType::kFloat16:
+      return ncclFloat16;
+    case DataType::kFloat32:
+      return ncclFloat32;
+    case DataType::kFloat64:
+      return ncclFloat64;
+    case DataType::kBFloat16:
+      return ncclBfloat16;
   }
   throw std::runtime_error("nccl: unknown DataType");
 }
 
 ncclRedOp_t to_nccl(RedOp op) {
   switch (op) {
-    case RedOp::kSum: return ncclSum;
-    case RedOp::kMax: return ncclMax;
+    case RedOp::kSum:
+      return ncclSum;
+    case RedOp::kMax:
+      return ncclMax;
     case RedOp::kAvg:
 #if NCCL_VERSION_CODE >= NCCL_VERSION(2, 10, 0)
       return ncclAvg;

@@ -35,8 +35,7 @@ void all_reduce(const void* send, void* recv, size_t count, DataType type, RedOp
 // recv holds nranks * send_count elements, rank r's block at r * send_count.
 void all_gather(const void* send, void* recv, size_t send_count, DataType type, void* comm, void* stream);
 // send holds nranks * recv_count elements.
-void reduce_scatter(const void* send, void* recv, size_t recv_count, DataType type, RedOp op, void* comm,
-                    void* stream);
+void reduce_scatter(const void* send, void* recv, size_t recv_count, DataType type, RedOp op, void* comm, void* stream);
 void broadcast(void* buffer, size_t count, DataType type, int root, void* comm, void* stream);
 
 }  // namespace llamarec::nccl

@@ -135,8 +135,8 @@ class Parser {
     for (size_t k = 0; k < count; ++k) {
       const char h = s_[i_ + k];
       if (!std::isxdigit(static_cast<unsigned char>(h))) error("invalid hex digit in escape sequence");
-      value = value * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0'
-                                                                                              : std::tolower(h) - 'a' + 10);
+      value = value * 16 +
+              static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : std::tolower(h) - 'a' + 10);
     }
     i_ += count;
     return value;
@@ -192,20 +192,47 @@ class Parser {
       }
       i_ += 2;
       switch (e) {
-        case '\\': out += '\\'; break;
-        case '\'': out += '\''; break;
-        case '"': out += '"'; break;
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'a': out += '\a'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'v': out += '\v'; break;
-        case '\n': break;  // line continuation
-        case 'x': append_code_point(out, hex_digits(2)); break;
-        case 'u': append_code_point(out, hex_digits(4)); break;
-        case 'U': append_code_point(out, hex_digits(8)); break;
+        case '\\':
+          out += '\\';
+          break;
+        case '\'':
+          out += '\'';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'a':
+          out += '\a';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case '\n':
+          break;  // line continuation
+        case 'x':
+          append_code_point(out, hex_digits(2));
+          break;
+        case 'u':
+          append_code_point(out, hex_digits(4));
+          break;
+        case 'U':
+          append_code_point(out, hex_digits(8));
+          break;
         default:
           if (e >= '0' && e <= '7') {
             uint32_t value = static_cast<uint32_t>(e - '0');

@@ -22,18 +22,18 @@ class IdTable {
 };
 
 struct RawInteraction {
-  int32_t user = 0;        // index into RawDataset::users
-  int32_t item = 0;        // index into RawDataset::items
-  float rating = 0;        // 0 when the source has no ratings
-  double timestamp = 0;    // 0 when the source has none (then file order is time order)
+  int32_t user = 0;      // index into RawDataset::users
+  int32_t item = 0;      // index into RawDataset::items
+  float rating = 0;      // 0 when the source has no ratings
+  double timestamp = 0;  // 0 when the source has none (then file order is time order)
 };
 
 struct RawDataset {
-  std::string format;  // the detected flavour, e.g. "movielens-1m", "amazon-2014", "recbole"
+  std::string format;              // the detected flavour, e.g. "movielens-1m", "amazon-2014", "recbole"
   std::vector<std::string> files;  // what was read, for provenance
   IdTable users;
   IdTable items;
-  std::vector<RawInteraction> interactions;  // file order: the index is the tie-break after timestamp
+  std::vector<RawInteraction> interactions;             // file order: the index is the tie-break after timestamp
   std::unordered_map<std::string, std::string> titles;  // raw item id -> UTF-8 title
   bool has_ratings = false;
   bool has_timestamps = false;

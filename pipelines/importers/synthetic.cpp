@@ -13,14 +13,14 @@
 namespace llamarec {
 namespace {
 
-const char* const kThemes[] = {"Crimson", "Silent",  "Golden", "Frozen", "Electric", "Hidden",  "Wild",    "Ancient",
-                               "Velvet",  "Iron",    "Lunar",  "Solar",  "Emerald",  "Misty",   "Rapid",   "Gentle",
-                               "Hollow",  "Radiant", "Bitter", "Copper", "Scarlet",  "Distant", "Nimble",  "Quiet"};
-const char* const kDomains[] = {"Harbor", "Galaxy", "Forest", "Desert", "Kitchen", "Garden", "Castle", "Circuit",
-                                "Ocean",  "Canyon", "Studio", "Meadow", "Harvest", "Summit", "Lagoon", "Market",
-                                "Tundra", "Orchard", "Citadel", "Prairie", "Glacier", "Bazaar", "Reef", "Valley"};
-const char* const kObjects[] = {"Lantern", "Chronicle", "Compass", "Journal", "Melody",  "Puzzle", "Voyage", "Engine",
-                                "Mirror",  "Anthem",    "Riddle",  "Cipher",  "Tapestry", "Beacon", "Atlas", "Saga"};
+const char* const kThemes[] = {"Crimson", "Silent",  "Golden", "Frozen", "Electric", "Hidden",  "Wild",   "Ancient",
+                               "Velvet",  "Iron",    "Lunar",  "Solar",  "Emerald",  "Misty",   "Rapid",  "Gentle",
+                               "Hollow",  "Radiant", "Bitter", "Copper", "Scarlet",  "Distant", "Nimble", "Quiet"};
+const char* const kDomains[] = {"Harbor", "Galaxy",  "Forest",  "Desert",  "Kitchen", "Garden", "Castle", "Circuit",
+                                "Ocean",  "Canyon",  "Studio",  "Meadow",  "Harvest", "Summit", "Lagoon", "Market",
+                                "Tundra", "Orchard", "Citadel", "Prairie", "Glacier", "Bazaar", "Reef",   "Valley"};
+const char* const kObjects[] = {"Lantern", "Chronicle", "Compass", "Journal", "Melody",   "Puzzle", "Voyage", "Engine",
+                                "Mirror",  "Anthem",    "Riddle",  "Cipher",  "Tapestry", "Beacon", "Atlas",  "Saga"};
 constexpr int64_t kWords = 24;
 
 // mt19937_64's output sequence is fixed by the standard; these helpers keep the rest portable.
@@ -39,8 +39,8 @@ class Rng {
 };
 
 struct Cluster {
-  std::vector<int64_t> items;       // by popularity rank
-  std::vector<double> cumulative;   // Zipf-like popularity, cumulative
+  std::vector<int64_t> items;      // by popularity rank
+  std::vector<double> cumulative;  // Zipf-like popularity, cumulative
 };
 
 int64_t sample_from(const Cluster& cluster, Rng& rng) {

@@ -50,8 +50,7 @@ std::optional<TrainingState> Checkpointer::load(const std::map<std::string, torc
     optimizer.load(archive);
   } catch (const c10::Error& e) {
     // LibTorch's message names neither the file nor a way out.
-    fail("{}: damaged optimizer state ({}); delete {} to start over", optimizer_path, e.what_without_backtrace(),
-         dir_);
+    fail("{}: damaged optimizer state ({}); delete {} to start over", optimizer_path, e.what_without_backtrace(), dir_);
   }
   return state;
 }

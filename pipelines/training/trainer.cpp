@@ -57,8 +57,8 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
   bool stop = false;
   if (auto saved = checkpointer.load(task.named_parameters(), optimizer)) {
     state = std::move(*saved);
-    spdlog::info("resuming {} training at step {} (best {} {:.4f} at step {})", o.name, state.step,
-                 o.selection_metric, state.best_metric, state.best_step);
+    spdlog::info("resuming {} training at step {} (best {} {:.4f} at step {})", o.name, state.step, o.selection_metric,
+                 state.best_metric, state.best_step);
     stop = state.stopped(o.patience);
     if (stop) spdlog::info("{} training stopped early before; raise the patience to continue it", o.name);
   }
@@ -66,9 +66,10 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
 
   int64_t numel = 0;
   for (const auto& p : params) numel += p.numel();
-  spdlog::info("train-{}: {} examples, {} steps/epoch (global batch {}), {} steps, validation every {}; {} "
-               "trainable parameters",
-               o.name, offset.total, steps_per_epoch, o.batch_size, total_steps, o.val_interval, numel);
+  spdlog::info(
+      "train-{}: {} examples, {} steps/epoch (global batch {}), {} steps, validation every {}; {} "
+      "trainable parameters",
+      o.name, offset.total, steps_per_epoch, o.batch_size, total_steps, o.val_interval, numel);
 
   const auto start = Clock::now();
   const double elapsed_before = state.elapsed;
@@ -81,16 +82,15 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
     const auto validation_start = Clock::now();
     const auto v = task.validate();
     const int64_t epoch_done = state.step > 0 ? (state.step - 1) / steps_per_epoch : 0;  // of the last step
-    const ValidationPoint p{state.step, epoch_done, token_sum > 0 ? loss_sum / token_sum : 0.0, last_lr, elapsed(),
-                            v.metrics};
+    const ValidationPoint p{state.step, epoch_done, token_sum > 0 ? loss_sum / token_sum : 0.0,
+                            last_lr,    elapsed(),  v.metrics};
     loss_sum = token_sum = 0;
     const bool better = state.record(p, o.selection_metric);
     if (better && comm.rank() == 0) task.save_best();
     std::string shown;
     for (const auto& name : o.logged_metrics) shown += fmt::format(" {} {:.4f}", name, p.metrics.at(name));
-    spdlog::info("step {:>6} | epoch {:>3} | loss {:.4f} | val{}{}{} | best {:.4f} @ {}", p.step, p.epoch,
-                 p.train_loss, shown, better ? " *" : "", v.note.empty() ? "" : " " + v.note, state.best_metric,
-                 state.best_step);
+    spdlog::info("step {:>6} | epoch {:>3} | loss {:.4f} | val{}{}{} | best {:.4f} @ {}", p.step, p.epoch, p.train_loss,
+                 shown, better ? " *" : "", v.note.empty() ? "" : " " + v.note, state.best_metric, state.best_step);
     state.elapsed = elapsed();
     if (comm.rank() == 0) {
       checkpointer.save(state, task.named_parameters(), optimizer);

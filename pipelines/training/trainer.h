@@ -56,7 +56,7 @@ class TrainingTask {
 };
 
 struct TrainingOptions {
-  std::string name;  // "retriever", "ranker": logs and progress
+  std::string name;        // "retriever", "ranker": logs and progress
   int64_t batch_size = 1;  // global
   int64_t epochs = 1;
   int64_t max_steps = 0;  // 0: all of `epochs`
@@ -66,11 +66,11 @@ struct TrainingOptions {
   LrSchedule lr;              // total_steps is set by the loop
   uint64_t seed = 0;
   DropoutStream dropout_stream = DropoutStream::kRetriever;
-  std::string selection_metric;            // "Recall@10", "NDCG@10": model selection
+  std::string selection_metric;             // "Recall@10", "NDCG@10": model selection
   std::vector<std::string> logged_metrics;  // shown in the validation log line
-  std::string state_dir;                   // <checkpoint>.state
-  std::string curve_path;                  // <checkpoint>.curve.json
-  std::string identity;                    // what a saved state must match to be resumed
+  std::string state_dir;                    // <checkpoint>.state
+  std::string curve_path;                   // <checkpoint>.curve.json
+  std::string identity;                     // what a saved state must match to be resumed
 };
 
 struct TrainingResult {

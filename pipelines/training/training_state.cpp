@@ -26,8 +26,8 @@ bool TrainingState::record(const ValidationPoint& point, const std::string& metr
 }
 
 nlohmann::json to_json(const ValidationPoint& p) {
-  nlohmann::json j = {{"step", p.step}, {"epoch", p.epoch}, {"train_loss", p.train_loss}, {"lr", p.lr},
-                      {"seconds", p.seconds}};
+  nlohmann::json j = {
+      {"step", p.step}, {"epoch", p.epoch}, {"train_loss", p.train_loss}, {"lr", p.lr}, {"seconds", p.seconds}};
   for (const auto& [name, value] : p.metrics) j[name] = value;
   return j;
 }

@@ -24,7 +24,7 @@ struct ValidationPoint {
 };
 
 struct TrainingState {
-  int64_t step = 0;       // updates done
+  int64_t step = 0;        // updates done
   int64_t best_step = -1;  // -1: no validation yet
   double best_metric = 0;
   int64_t bad_validations = 0;  // validations since the best

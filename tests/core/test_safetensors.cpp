@@ -13,6 +13,7 @@
 namespace llamarec {
 namespace {
 
+using ::llamarec::testing::error_of;
 using ::llamarec::testing::TempDir;
 
 // Builds a safetensors file byte by byte, independently of save_safetensors.
@@ -30,15 +31,6 @@ std::vector<uint8_t> bytes_of(const std::vector<T>& values) {
   std::vector<uint8_t> out(values.size() * sizeof(T));
   std::memcpy(out.data(), values.data(), out.size());
   return out;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 TEST(Safetensors, ReadsHandWrittenFile) {
@@ -243,9 +235,8 @@ TEST(Safetensors, ValidateCheckpointNamesEveryProblem) {
                    {{"w", torch::zeros({2, 3})}, {"extra", torch::zeros({1})}, {"inv_freq", torch::zeros({4})}});
   SafetensorsCheckpoint ckpt(dir.path().string());
   const std::vector<TensorSpec> spec = {{"w", {3, 2}}, {"bias", {3}}};
-  const auto message = error_of([&] {
-    validate_checkpoint(ckpt, spec, [](const std::string& name) { return name == "inv_freq"; });
-  });
+  const auto message =
+      error_of([&] { validate_checkpoint(ckpt, spec, [](const std::string& name) { return name == "inv_freq"; }); });
   EXPECT_NE(message.find("tensor 'w' has shape [2, 3]"), std::string::npos) << message;
   EXPECT_NE(message.find("expected [3, 2]"), std::string::npos) << message;
   EXPECT_NE(message.find("missing tensor 'bias' [3]"), std::string::npos) << message;

@@ -17,6 +17,7 @@
 namespace llamarec {
 namespace {
 
+using ::llamarec::testing::error_of;
 using ::llamarec::testing::TempDir;
 
 // A dataset from explicit per-user sequences; item titles "Item <id>" (plus one non-ASCII title).
@@ -62,16 +63,6 @@ std::vector<int64_t> offsets_of(const std::vector<std::vector<int32_t>>& sequenc
   std::vector<int64_t> offsets{0};
   for (const auto& s : sequences) offsets.push_back(offsets.back() + static_cast<int64_t>(s.size()));
   return offsets;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no llamarec::Error thrown>";
 }
 
 TEST(SequenceDataset, RoundTripKeepsEverything) {

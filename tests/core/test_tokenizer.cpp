@@ -26,7 +26,9 @@ TEST(Tokenizer, Llama2SpecialIdsAndPrompt) {
   EXPECT_EQ(tok.pad_id(), -1);
   EXPECT_EQ(tok.id_to_piece(13), "<0x0A>");
   EXPECT_EQ(tok.piece_to_id("<0x0A>"), 13);
-  EXPECT_EQ(tok.piece_to_id("\xE2\x96\x81" "A"), 319);  // "▁A"
+  EXPECT_EQ(tok.piece_to_id("\xE2\x96\x81"
+                            "A"),
+            319);  // "▁A"
   EXPECT_EQ(tok.piece_to_id("no-such-piece-here"), std::nullopt);
   // Spec §3.4: the answer letter follows "\n" without the word-boundary marker.
   EXPECT_EQ(tok.encode("### Response:\nA", true), (std::vector<int64_t>{1, 835, 13291, 29901, 13, 29909}));

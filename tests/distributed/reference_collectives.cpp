@@ -46,13 +46,4 @@ void expect_reduced(const torch::Tensor& actual_any, const torch::Tensor& expect
   }
 }
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace llamarec::testing

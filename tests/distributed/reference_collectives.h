@@ -21,7 +21,5 @@ torch::Tensor reduce_locally(const std::vector<torch::Tensor>& inputs, ReduceOp 
 // Bit-exact up to 2 ranks (x0 + x1 rounds once whatever the order); larger worlds may sum in
 // another order, so floats are compared with a tolerance there. `actual` may live on any device.
 void expect_reduced(const torch::Tensor& actual, const torch::Tensor& expected, const std::string& what);
-// The llamarec::Error message of `call`, or "" when it threw none.
-std::string error_of(const std::function<void()>& call);
 
 }  // namespace llamarec::testing

@@ -14,17 +14,17 @@
 namespace llamarec {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::all_inputs;
 using testing::error_of;
 using testing::expect_reduced;
+using ::testing::HasSubstr;
 using testing::rank_input;
 using testing::reduce_locally;
 using testing::world_rank;
 using testing::world_size;
 
-const std::vector<torch::ScalarType> kReducedTypes = {torch::kFloat32, torch::kFloat64, torch::kBFloat16,
-                                                      torch::kInt64, torch::kInt32};
+const std::vector<torch::ScalarType> kReducedTypes = {torch::kFloat32, torch::kFloat64, torch::kBFloat16, torch::kInt64,
+                                                      torch::kInt32};
 const std::vector<ReduceOp> kOps = {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMax};
 
 std::string what(torch::ScalarType dtype, ReduceOp op) {
@@ -124,8 +124,8 @@ TEST_F(CommunicatorMpi, BroadcastFromEveryRoot) {
     for (int root = 0; root < comm->size(); ++root) {
       torch::Tensor t = rank_input(comm->rank(), {2, 3, 5}, dtype);
       comm->broadcast(t, root);
-      expect_reduced(t, rank_input(root, {2, 3, 5}, dtype), std::string(c10::toString(dtype)) + " root " +
-                                                                std::to_string(root));
+      expect_reduced(t, rank_input(root, {2, 3, 5}, dtype),
+                     std::string(c10::toString(dtype)) + " root " + std::to_string(root));
     }
   }
 }

@@ -137,7 +137,10 @@ TEST(FsdpLlama, EqualsThePlainModelInValuesAndLoraGradients) {
     EXPECT_LT((l_plain - l_sharded).abs().max().item<double>(), 1e-5);
     const auto letters = torch::tensor({3, 9, 17}, torch::kLong);
     EXPECT_LT((sharded->logits(h_sharded.select(1, 8), letters) - l_plain.index_select(1, letters))
-                  .abs().max().item<double>(), 1e-5);
+                  .abs()
+                  .max()
+                  .item<double>(),
+              1e-5);
 
     // Gradients through the recomputing backward equal plain autograd's.
     plain->train();

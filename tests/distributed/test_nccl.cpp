@@ -17,10 +17,10 @@
 namespace llamarec {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::all_inputs;
 using testing::error_of;
 using testing::expect_reduced;
+using ::testing::HasSubstr;
 using testing::rank_input;
 using testing::reduce_locally;
 

@@ -30,12 +30,7 @@ LlamaConfig tiny_config(bool tied) {
 }
 
 std::string error_of(const std::string& json_text) {
-  try {
-    llama_config_from_json(nlohmann::json::parse(json_text), "cfg.json");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return testing::error_of([&] { llama_config_from_json(nlohmann::json::parse(json_text), "cfg.json"); });
 }
 
 TEST(LlamaConfig, Llama2_7BHas6738415616Parameters) {
@@ -89,8 +84,7 @@ TEST(LlamaConfig, RejectsUnsupportedOrInconsistentConfigs) {
   EXPECT_NE(error_of(R"({"hidden_size": 30, "num_attention_heads": 4})").find("not divisible"), std::string::npos);
   EXPECT_NE(error_of(R"({"num_attention_heads": 32, "num_key_value_heads": 5})").find("num_key_value_heads 5"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"rope_scaling": {"type": "linear", "factor": 2.0}})").find("rope_scaling"),
-            std::string::npos);
+  EXPECT_NE(error_of(R"({"rope_scaling": {"type": "linear", "factor": 2.0}})").find("rope_scaling"), std::string::npos);
   EXPECT_NE(error_of(R"({"hidden_act": "gelu"})").find("hidden_act 'gelu'"), std::string::npos);
   EXPECT_NE(error_of(R"({"attention_bias": true})").find("attention_bias"), std::string::npos);
   EXPECT_NE(error_of(R"({"hidden_size": "big"})").find("key 'hidden_size' has the wrong type"), std::string::npos);

@@ -68,8 +68,8 @@ TEST(LlamaModel, LeftPaddedBatchMatchesUnpaddedRows) {
   // HF 4.33 / LlamaRec fidelity: positions 0..5 for every row, so the padded row's real tokens sit
   // at positions 3..5, exactly as the unpadded row run at those positions.
   auto arange = model->forward(batch, mask, nullptr, PositionMode::kArange);
-  auto shifted = model->lm_head_at(model->forward_hidden(ids(b), {}, nullptr, PositionMode::kFromMask,
-                                                         torch::tensor({{3, 4, 5}}, torch::kInt64)));
+  auto shifted = model->lm_head_at(
+      model->forward_hidden(ids(b), {}, nullptr, PositionMode::kFromMask, torch::tensor({{3, 4, 5}}, torch::kInt64)));
   EXPECT_LT((arange[1].slice(0, pad) - shifted[0]).abs().max().item<float>(), 1e-5);
   // RoPE scores depend on relative positions only, so the shift changes nothing beyond rounding.
   EXPECT_LT((arange[1].slice(0, pad) - row_b[0]).abs().max().item<float>(), 1e-4);
@@ -131,8 +131,8 @@ TEST(LlamaModel, LayerRunsOnExternallyProvidedWeights) {
     offset += n;
   }
   auto hidden = torch::randn({2, 4, c.hidden_size});
-  auto ctx = make_layer_context(c, {}, {}, PositionMode::kFromMask, 2, 0, 4, torch::kFloat32, torch::kCPU, nullptr,
-                                false);
+  auto ctx =
+      make_layer_context(c, {}, {}, PositionMode::kFromMask, 2, 0, 4, torch::kFloat32, torch::kCPU, nullptr, false);
   EXPECT_TRUE(torch::allclose(decoder_layer_forward(external, hidden, ctx), layer->forward(hidden, ctx)));
 }
 
@@ -166,8 +166,7 @@ TEST(LlamaModel, SavedCheckpointLoadsBackAndIsValidated) {
     load_llama_weights(*wrong, SafetensorsCheckpoint(dir.path().string()));
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("model.layers.0.mlp.gate_proj.weight' has shape [48, 32]"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("model.layers.0.mlp.gate_proj.weight' has shape [48, 32]"), std::string::npos)
         << e.what();
   }
 }
@@ -207,8 +206,7 @@ TEST(LlamaModel, BackwardReachesEveryParameter) {
   model->train();
   auto input = torch::randint(0, 50, {2, 6}, torch::kInt64);
   auto logits = model->forward(input);
-  torch::nn::functional::cross_entropy(logits.reshape({-1, 50}), torch::randint(0, 50, {12}, torch::kInt64))
-      .backward();
+  torch::nn::functional::cross_entropy(logits.reshape({-1, 50}), torch::randint(0, 50, {12}, torch::kInt64)).backward();
   for (const auto& p : model->named_parameters()) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key();
     EXPECT_GT(p.value().grad().abs().sum().item<float>(), 0.0f) << p.key();

@@ -114,7 +114,7 @@ TEST(LlamaOps, AttentionBiasStructureAndFullyMaskedRows) {
 
 TEST(LlamaOps, RepeatKvMapsQueryHeadsToKvHeads) {
   auto x = torch::arange(2 * 3, torch::kFloat32).view({1, 2, 3, 1});  // kv heads 0, 1
-  auto r = repeat_kv(x, 3);                                          // 6 query heads
+  auto r = repeat_kv(x, 3);                                           // 6 query heads
   ASSERT_EQ(r.sizes(), (std::vector<int64_t>{1, 6, 3, 1}));
   for (int64_t h = 0; h < 6; ++h) EXPECT_TRUE(torch::equal(r[0][h], x[0][h / 3])) << h;
 }

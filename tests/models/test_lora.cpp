@@ -71,7 +71,8 @@ TEST(LoraLinear, ForwardClosedFormMergeAndDropout) {
   }
   auto x = torch::randn({3, 12});
   linear->eval();
-  const auto W = linear->weight.detach().clone(), A = linear->lora_A->weight.detach(), B = linear->lora_B->weight.detach();
+  const auto W = linear->weight.detach().clone(), A = linear->lora_A->weight.detach(),
+             B = linear->lora_B->weight.detach();
   const auto expected = torch::matmul(x, W.t()) + 2.0 * torch::matmul(torch::matmul(x, A.t()), B.t());  // α/r = 2
   const auto unmerged = linear->forward(x).detach();
   EXPECT_TRUE(torch::allclose(unmerged, expected, 1e-5, 1e-5));
@@ -125,8 +126,7 @@ TEST(Lora, OnlyAdaptersReceiveGradients) {
   model->train();
   auto input = torch::randint(0, 40, {2, 7}, torch::kInt64);
   auto logits = model->forward(input);
-  torch::nn::functional::cross_entropy(logits.reshape({-1, 40}), torch::randint(0, 40, {14}, torch::kInt64))
-      .backward();
+  torch::nn::functional::cross_entropy(logits.reshape({-1, 40}), torch::randint(0, 40, {14}, torch::kInt64)).backward();
   for (const auto& p : model->named_parameters()) {
     if (p.key().find(".lora_") != std::string::npos) {
       ASSERT_TRUE(p.value().grad().defined()) << p.key();
@@ -217,8 +217,9 @@ TEST(PeftAdapter, RejectsMismatchesAndUnsupportedConfigs) {
     load_peft_adapter(dir.path().string(), *tiny_model());
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("missing tensor 'base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight'"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("missing tensor 'base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight'"),
+        std::string::npos)
         << e.what();
   }
 

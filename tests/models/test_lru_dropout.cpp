@@ -32,7 +32,8 @@ TEST(LruDropout, MasksLookIndependent) {
   // Two calls draw different masks; runs of equal bits are as short as for coin flips (mean 2).
   const auto other = (lru_dropout(torch::ones({1 << 20}), 0.5, true) != 0).to(torch::kDouble);
   EXPECT_NEAR((kept == other).to(torch::kDouble).mean().item<double>(), 0.5, 0.005);
-  const double changes = (kept.narrow(0, 1, kept.size(0) - 1) != kept.narrow(0, 0, kept.size(0) - 1)).sum().item<double>();
+  const double changes =
+      (kept.narrow(0, 1, kept.size(0) - 1) != kept.narrow(0, 0, kept.size(0) - 1)).sum().item<double>();
   EXPECT_NEAR(kept.size(0) / changes, 2.0, 0.02);
 }
 

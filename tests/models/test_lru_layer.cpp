@@ -24,7 +24,8 @@ torch::Tensor reference_layer(LruLayerImpl& layer, const torch::Tensor& x, const
   auto state = torch::zeros_like(h.select(1, 0));
   for (int64_t t = 0; t < x.size(1); ++t) {
     const bool first = t == 0;
-    const auto keep = first ? torch::zeros({x.size(0), 1}, x.options()) : mask.select(1, t - 1).to(x.dtype()).unsqueeze(1);
+    const auto keep =
+        first ? torch::zeros({x.size(0), 1}, x.options()) : mask.select(1, t - 1).to(x.dtype()).unsqueeze(1);
     state = lambda * state * keep + h.select(1, t);
     states.push_back(state);
   }

@@ -66,7 +66,8 @@ TEST(LruRec, LeftPaddingDoesNotChangeLastScores) {
     // 5 → 8 positions (the parallel scan pads to 8) against 5 + 60 → 128.
     const auto padded = torch::cat({torch::zeros({1, 60}, torch::kLong), items}, 1);
     const auto a = model->scores_last(items), b = model->scores_last(padded);
-    EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-5)) << to_string(scan) << " max diff " << (a - b).abs().max().item<float>();
+    EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-5))
+        << to_string(scan) << " max diff " << (a - b).abs().max().item<float>();
     // Rows of one batch with different amounts of padding: each equals its own unpadded run.
     const auto other = random_items(1, 9, 30);
     const auto batch = torch::cat({torch::cat({torch::zeros({1, 4}, torch::kLong), items}, 1), other}, 0);
@@ -93,7 +94,7 @@ TEST(LruRec, SkippingAllPaddingColumnsChangesNothing) {
     auto labels = random_items(3, L, 30);
     labels[0].narrow(0, 0, L - 6).fill_(0);  // the first label sits on a padding position (context: padding only)
     labels[1].narrow(0, 0, L - 4).fill_(0);
-    labels[1][2] = 7;                        // and one far inside the padding, as a caller may set
+    labels[1][2] = 7;  // and one far inside the padding, as a caller may set
     const auto a = model->scores_last(short_rows), b = model->scores_last(both);
     EXPECT_TRUE(torch::allclose(a, b.narrow(0, 0, 2), 1e-10, 1e-12)) << to_string(scan);
     const auto ha = model->hidden(short_rows), hb = model->hidden(both);
@@ -170,11 +171,11 @@ TEST(LruRec, WeightDecayGroupsFollowTheReferenceNames) {
   EXPECT_EQ(decay, (std::set<std::string>{"embedding.token.weight", layer + "params_log", layer + "in_proj.weight_real",
                                           layer + "in_proj.weight_imag", layer + "out_proj.weight_real",
                                           layer + "out_proj.weight_imag", ffn + "w_1.weight", ffn + "w_2.weight"}));
-  EXPECT_EQ(no_decay,
-            (std::set<std::string>{"embedding.layer_norm.weight", "embedding.layer_norm.bias", "model.bias",
-                                   layer + "in_proj.bias_real", layer + "in_proj.bias_imag", layer + "out_proj.bias_real",
-                                   layer + "out_proj.bias_imag", layer + "layer_norm.weight", layer + "layer_norm.bias",
-                                   ffn + "w_1.bias", ffn + "w_2.bias", ffn + "layer_norm.weight", ffn + "layer_norm.bias"}));
+  EXPECT_EQ(no_decay, (std::set<std::string>{"embedding.layer_norm.weight", "embedding.layer_norm.bias", "model.bias",
+                                             layer + "in_proj.bias_real", layer + "in_proj.bias_imag",
+                                             layer + "out_proj.bias_real", layer + "out_proj.bias_imag",
+                                             layer + "layer_norm.weight", layer + "layer_norm.bias", ffn + "w_1.bias",
+                                             ffn + "w_2.bias", ffn + "layer_norm.weight", ffn + "layer_norm.bias"}));
   EXPECT_EQ(groups.decay.size(), groups.decay_names.size());
   const auto adamw = lru_adamw_param_groups(*model, torch::optim::AdamWOptions(1e-3).weight_decay(0.01));
   ASSERT_EQ(adamw.size(), 2u);
@@ -264,8 +265,9 @@ TEST(LruRec, OverfitsADeterministicPattern) {
   auto tokens = seq.narrow(1, 0, L).clone(), labels = seq.narrow(1, 1, L).clone();
   tokens.narrow(0, 0, 4).narrow(1, 0, 5).fill_(0);  // some left padding
   labels.narrow(0, 0, 4).narrow(1, 0, 4).fill_(0);
-  torch::optim::AdamW optimizer(lru_adamw_param_groups(*model, torch::optim::AdamWOptions(5e-3).eps(1e-9).weight_decay(0.01)),
-                                torch::optim::AdamWOptions(5e-3));
+  torch::optim::AdamW optimizer(
+      lru_adamw_param_groups(*model, torch::optim::AdamWOptions(5e-3).eps(1e-9).weight_decay(0.01)),
+      torch::optim::AdamWOptions(5e-3));
   const float first = model->loss(tokens, labels).item<float>();
   float last = first;
   for (int step = 0; step < 200; ++step) {

@@ -27,7 +27,8 @@ TEST(LruSoftmaxLoss, MatchesLinearPlusCrossEntropy) {
       const auto g_fused = torch::autograd::grad({fused * 1.7}, {h, w, b});
       const auto g_expected = torch::autograd::grad({expected * 1.7}, {h, w, b});
       for (int i = 0; i < 3; ++i)
-        EXPECT_TRUE(torch::allclose(g_fused[i], g_expected[i], 1e-10, 1e-12)) << "N " << N << " V " << V << " input " << i;
+        EXPECT_TRUE(torch::allclose(g_fused[i], g_expected[i], 1e-10, 1e-12))
+            << "N " << N << " V " << V << " input " << i;
     }
   }
 }
@@ -38,8 +39,8 @@ TEST(LruSoftmaxLoss, Float32StaysAccurateForLargeScores) {
   const auto w = torch::randn({300, 8});
   const auto b = torch::randn({300});
   const auto targets = torch::randint(0, 300, {50}, torch::kLong);
-  const auto expected = torch::nn::functional::cross_entropy(torch::linear(h.to(torch::kDouble), w.to(torch::kDouble),
-                                                                           b.to(torch::kDouble)), targets);
+  const auto expected = torch::nn::functional::cross_entropy(
+      torch::linear(h.to(torch::kDouble), w.to(torch::kDouble), b.to(torch::kDouble)), targets);
   const auto fused = lru_softmax_cross_entropy(h, w, b, targets, true);
   EXPECT_TRUE(std::isfinite(fused.item<float>()));
   EXPECT_NEAR(fused.item<float>(), expected.item<double>(), 1e-3 * expected.item<double>());

@@ -11,19 +11,9 @@
 namespace llamarec {
 namespace {
 
+using ::llamarec::testing::error_of;
 using ::llamarec::testing::TempDir;
 using ::llamarec::testing::write_text;
-
-// The error message of `fn`, or "" if it did not throw llamarec::Error.
-template <class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Config, DefaultsAreValid) {
   const Config c = load_config("");
@@ -38,7 +28,7 @@ TEST(Config, LoadsFileAndOverrides) {
   TempDir tmp;
   write_text(tmp / "c.toml", "[run]\nseed = 7\n[data]\nformat = \"movielens\"\ninput = \"x\"\nmin_rating = 3\n");
   const Config c = load_config((tmp / "c.toml").string(), {"data.min_user_count=10", "run.dir='out dir'",
-                                                            "data.min_rating=2.5", "run.log_all_ranks=true"});
+                                                           "data.min_rating=2.5", "run.log_all_ranks=true"});
   EXPECT_EQ(c.run.seed, 7);
   EXPECT_EQ(c.data.format, "movielens");
   EXPECT_DOUBLE_EQ(c.data.min_rating, 2.5);  // the override wins over the file
@@ -97,8 +87,10 @@ TEST(Config, InvalidValuesAreRejected) {
 
 TEST(Config, EnumKeysAreParsedOnceAndNameTheirChoices) {
   TempDir tmp;
-  write_text(tmp / "e.toml", "[ranker]\ndtype = \"bfloat16\"\npositions = \"from_mask\"\n[retriever]\nscan = \"parallel\"\n");
-  const Config c = load_config((tmp / "e.toml").string(), {"distributed.backend=nccl", "ranker.letter_ids=dummy_prefix"});
+  write_text(tmp / "e.toml",
+             "[ranker]\ndtype = \"bfloat16\"\npositions = \"from_mask\"\n[retriever]\nscan = \"parallel\"\n");
+  const Config c =
+      load_config((tmp / "e.toml").string(), {"distributed.backend=nccl", "ranker.letter_ids=dummy_prefix"});
   EXPECT_EQ(c.ranker.dtype, ComputeDtype::kBFloat16);
   EXPECT_EQ(c.ranker.positions, PositionMode::kFromMask);
   EXPECT_EQ(c.retriever.model.scan, LruScan::kParallel);

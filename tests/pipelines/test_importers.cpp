@@ -22,21 +22,9 @@
 namespace llamarec {
 namespace {
 
+using ::llamarec::testing::error_of;
 using ::llamarec::testing::TempDir;
 using ::llamarec::testing::write_text;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no llamarec::Error thrown>";
-}
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "missing '" << (needle) << "' in: " << (haystack)
 
 // (user raw id, item raw id) of every interaction, in file order.
 std::vector<std::pair<std::string, std::string>> pairs_of(const RawDataset& raw) {

@@ -19,21 +19,9 @@
 namespace llamarec {
 namespace {
 
+using ::llamarec::testing::error_of;
 using ::llamarec::testing::TempDir;
 using ::llamarec::testing::write_text;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no llamarec::Error thrown>";
-}
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "missing '" << (needle) << "' in: " << (haystack)
 
 std::string read_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -68,9 +56,17 @@ TEST(Preprocess, IterativeKcoreNeedsSeveralRounds) {
   // With 2/2-core: i4 has one row, so u3 falls to one item, so i2 falls to one row, so u1 falls,
   // so i1 falls, so u2 falls: a single items-then-users pass would keep u1 and u2.
   // {u5, u6} x {i5, i6} is a stable core.
-  const RawDataset raw = make_raw({{"u1", "i1", 1}, {"u1", "i2", 2}, {"u2", "i1", 1}, {"u2", "i3", 2},
-                                   {"u4", "i3", 1}, {"u3", "i2", 1}, {"u3", "i4", 2}, {"u5", "i5", 1},
-                                   {"u5", "i6", 2}, {"u6", "i5", 1}, {"u6", "i6", 2}});
+  const RawDataset raw = make_raw({{"u1", "i1", 1},
+                                   {"u1", "i2", 2},
+                                   {"u2", "i1", 1},
+                                   {"u2", "i3", 2},
+                                   {"u4", "i3", 1},
+                                   {"u3", "i2", 1},
+                                   {"u3", "i4", 2},
+                                   {"u5", "i5", 1},
+                                   {"u5", "i6", 2},
+                                   {"u6", "i5", 1},
+                                   {"u6", "i6", 2}});
   std::vector<char> keep(raw.interactions.size(), 1);
   const int rounds = iterative_kcore(raw.interactions, raw.users.size(), raw.items.size(), 2, 2, keep);
   EXPECT_GE(rounds, 2);
@@ -78,8 +74,8 @@ TEST(Preprocess, IterativeKcoreNeedsSeveralRounds) {
   for (size_t i = 0; i < keep.size(); ++i) {
     if (keep[i]) kept.emplace_back(raw.users.name(raw.interactions[i].user), raw.items.name(raw.interactions[i].item));
   }
-  EXPECT_EQ(kept, (std::vector<std::pair<std::string, std::string>>{
-                      {"u5", "i5"}, {"u5", "i6"}, {"u6", "i5"}, {"u6", "i6"}}));
+  EXPECT_EQ(kept,
+            (std::vector<std::pair<std::string, std::string>>{{"u5", "i5"}, {"u5", "i6"}, {"u6", "i5"}, {"u6", "i6"}}));
 
   // The same through build_sequence_data, with counts at every stage.
   FilterReport report;
@@ -96,8 +92,14 @@ TEST(Preprocess, IterativeKcoreNeedsSeveralRounds) {
 
 TEST(Preprocess, TimestampTiesKeepFileOrder) {
   // u1's rows out of time order; "b" and "a" share a timestamp (file order: b first).
-  const RawDataset raw = make_raw({{"u1", "c", 30}, {"u1", "b", 10}, {"u1", "a", 10}, {"u1", "d", 5},
-                                   {"u2", "a", 1}, {"u2", "b", 1}, {"u2", "c", 1}, {"u2", "d", 1}});
+  const RawDataset raw = make_raw({{"u1", "c", 30},
+                                   {"u1", "b", 10},
+                                   {"u1", "a", 10},
+                                   {"u1", "d", 5},
+                                   {"u2", "a", 1},
+                                   {"u2", "b", 1},
+                                   {"u2", "c", 1},
+                                   {"u2", "d", 1}});
   const SequenceData data = build_sequence_data(raw, {1, 1, 0.0}, "ties");
   const auto seqs = sequences_of(data);
   EXPECT_EQ(seqs.at("u1"), (std::vector<std::string>{"d", "b", "a", "c"}));
@@ -130,9 +132,13 @@ TEST(Preprocess, TitleAndRatingFilters) {
   EXPECT_EQ(sequences_of(data), (std::map<std::string, std::vector<std::string>>{{"u", {"a"}}}));
 
   raw.has_ratings = false;
-  EXPECT_CONTAINS(error_of([&] { build_sequence_data(raw, {1, 1, 3.0}, "norate", nullptr); }),
+  EXPECT_CONTAINS(error_of([&] {
+                    build_sequence_data(raw, {1, 1, 3.0}, "norate", nullptr);
+                  }),
                   "norate: data.min_rating = 3");
-  EXPECT_CONTAINS(error_of([&] { build_sequence_data(raw, {5, 5, 0.0}, "tiny/input", nullptr); }),
+  EXPECT_CONTAINS(error_of([&] {
+                    build_sequence_data(raw, {5, 5, 0.0}, "tiny/input", nullptr);
+                  }),
                   "tiny/input: no interactions left after filtering");
 }
 

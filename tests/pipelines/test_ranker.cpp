@@ -19,6 +19,7 @@
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_prompt.h"
 #include "pipelines/train_ranker.h"
+#include "tests/pipelines/synthetic_dataset.h"
 #include "tests/test_support.h"
 
 namespace llamarec {
@@ -41,8 +42,8 @@ TEST(RankerPrompt, TextAndTokensAreLlamaRecs) {
             "### Response:\n");
   const auto eval = prompts.encode({1, 2}, {3, 1, 2});
   ASSERT_GT(eval.ids.size(), 10u);
-  EXPECT_EQ(eval.ids[0], 1);    // BOS
-  EXPECT_EQ(eval.ids[1], 835);  // "▁###"
+  EXPECT_EQ(eval.ids[0], 1);       // BOS
+  EXPECT_EQ(eval.ids[1], 835);     // "▁###"
   EXPECT_EQ(eval.ids.back(), 13);  // "\n": the verbalizer reads the next token's logits here
   const auto train = prompts.encode_train({1, 2}, {3, 1, 2}, 2);
   ASSERT_EQ(train.ids.size(), eval.ids.size() + 2);
@@ -187,23 +188,15 @@ TEST(RankerExamples, EvaluationUsesTheValidRetrievalSubsetInRetrieverOrder) {
 // ---- training and evaluation with a real pretrained model (stories260K) ----
 
 std::string make_synthetic(const std::filesystem::path& path) {
-  PreprocessOptions o;
-  o.format = "synthetic";
-  o.output = path.string();
-  o.synthetic.users = 40;
-  o.synthetic.items = 60;
-  o.synthetic.min_length = 6;
-  o.synthetic.max_length = 14;
-  run_preprocess(o);
-  return path.string();
+  return testing::make_synthetic_dataset(path, 40, 60, 6, 14);
 }
 
 Config ranker_config(const std::filesystem::path& dir, const std::string& dataset, const std::string& candidates,
                      const std::filesystem::path& model) {
-  Config c = load_config("", {"ranker.batch_size=4", "ranker.eval_batch_size=3", "ranker.max_steps=8",
-                              "ranker.val_interval=4", "ranker.warmup_steps=2", "ranker.lr=2e-3",
-                              "ranker.max_history=4", "ranker.max_text_tokens=384", "ranker.val_users=9",
-                              "lora.dropout=0"});
+  Config c =
+      load_config("", {"ranker.batch_size=4", "ranker.eval_batch_size=3", "ranker.max_steps=8", "ranker.val_interval=4",
+                       "ranker.warmup_steps=2", "ranker.lr=2e-3", "ranker.max_history=4", "ranker.max_text_tokens=384",
+                       "ranker.val_users=9", "lora.dropout=0"});
   c.run.dir = dir.string();
   c.data.dataset = dataset;
   c.retrieval.candidates = candidates;

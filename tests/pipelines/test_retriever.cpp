@@ -18,6 +18,7 @@
 #include "pipelines/retriever_scoring.h"
 #include "pipelines/train_retriever.h"
 #include "pipelines/training/global_batch_plan.h"
+#include "tests/pipelines/synthetic_dataset.h"
 #include "tests/test_support.h"
 
 namespace llamarec {
@@ -50,7 +51,8 @@ TEST(RetrieverExamples, WindowsFollowTheReference) {
   EXPECT_TRUE(torch::equal(batch.tokens[1], torch::tensor({0, 15, 16}, torch::kLong)));
   EXPECT_TRUE(torch::equal(batch.labels[2], torch::tensor({12, 13, 14}, torch::kLong)));
   EXPECT_TRUE(torch::equal(batch.tokens[2], torch::tensor({0, 12, 13}, torch::kLong)));
-  EXPECT_TRUE(torch::equal(left_padded_window(ds.train_items(0), 7), torch::tensor({0, 0, 1, 2, 3, 4, 5}, torch::kLong)));
+  EXPECT_TRUE(
+      torch::equal(left_padded_window(ds.train_items(0), 7), torch::tensor({0, 0, 1, 2, 3, 4, 5}, torch::kLong)));
 }
 
 TEST(RetrieverExamples, GlobalBatchesAreSplitNotChanged) {
@@ -86,15 +88,7 @@ Config small_config(const std::filesystem::path& dir, const std::string& dataset
 }
 
 std::string make_synthetic(const std::filesystem::path& path) {
-  PreprocessOptions o;
-  o.format = "synthetic";
-  o.output = path.string();
-  o.synthetic.users = 60;
-  o.synthetic.items = 40;
-  o.synthetic.min_length = 6;
-  o.synthetic.max_length = 30;
-  run_preprocess(o);
-  return path.string();
+  return testing::make_synthetic_dataset(path, 60, 40, 6, 30);
 }
 
 TEST(RetrieverScoring, MetricsDoNotDependOnTheScoringBatch) {
@@ -114,12 +108,14 @@ TEST(RetrieverScoring, MetricsDoNotDependOnTheScoringBatch) {
     for (const int64_t batch : {7, 64}) {
       ScoringOptions o{split, 20, true, batch};
       std::set<int64_t> seen;
-      for_each_scored_batch(model, shard, o, [&](const std::vector<int64_t>& users, const torch::Tensor&, const torch::Tensor&) {
-        for (const auto u : users) EXPECT_TRUE(seen.insert(u).second) << u;
-      });
+      for_each_scored_batch(model, shard, o,
+                            [&](const std::vector<int64_t>& users, const torch::Tensor&, const torch::Tensor&) {
+                              for (const auto u : users) EXPECT_TRUE(seen.insert(u).second) << u;
+                            });
       EXPECT_EQ(static_cast<int64_t>(seen.size()), shard.num_local_users());
       const auto batched = evaluate_retriever(model, shard, o, {1, 5, 10, 20}, self).means();
-      for (const auto& [name, value] : per_user) EXPECT_NEAR(batched.at(name), value, 1e-12) << name << " batch " << batch;
+      for (const auto& [name, value] : per_user)
+        EXPECT_NEAR(batched.at(name), value, 1e-12) << name << " batch " << batch;
     }
   }
 }
@@ -170,7 +166,8 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   EXPECT_EQ(resumed.steps, 80);
   EXPECT_EQ(resumed.steps_run, 20);
   ASSERT_EQ(resumed.curve.size(), 5u);
-  for (size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(resumed.curve[i].metrics.at("Recall@10"), result.curve[i].metrics.at("Recall@10")) << i;
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_DOUBLE_EQ(resumed.curve[i].metrics.at("Recall@10"), result.curve[i].metrics.at("Recall@10")) << i;
   EXPECT_EQ(resumed.curve[4].step, 80);
   const auto again = train_retriever(c, self);
   EXPECT_EQ(again.steps_run, 0);

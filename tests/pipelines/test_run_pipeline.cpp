@@ -39,8 +39,7 @@ TEST(RunPipeline, SkipsFinishedStagesAndMergesTimings) {
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
   const auto c = small_run(tmp / "run");
-  const std::vector<std::string> retriever_stages = {"preprocess", "train-retriever", "retrieve",
-                                                     "evaluate-retriever"};
+  const std::vector<std::string> retriever_stages = {"preprocess", "train-retriever", "retrieve", "evaluate-retriever"};
 
   const auto first = run_pipeline(c, self, {"preprocess", "train-retriever"});
   EXPECT_EQ(skipped_by_stage(first), (std::map<std::string, bool>{{"preprocess", false}, {"train-retriever", false}}));
@@ -51,10 +50,9 @@ TEST(RunPipeline, SkipsFinishedStagesAndMergesTimings) {
   const auto second = run_pipeline(c, self, {"evaluate-retriever", "retrieve", "preprocess", "train-retriever"});
   ASSERT_EQ(second.size(), 4u);
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(second[i].stage, retriever_stages[i]);
-  EXPECT_EQ(skipped_by_stage(second), (std::map<std::string, bool>{{"preprocess", true},
-                                                                   {"train-retriever", true},
-                                                                   {"retrieve", false},
-                                                                   {"evaluate-retriever", false}}));
+  EXPECT_EQ(skipped_by_stage(second),
+            (std::map<std::string, bool>{
+                {"preprocess", true}, {"train-retriever", true}, {"retrieve", false}, {"evaluate-retriever", false}}));
   const auto metrics_path = c.in_run_dir(c.eval.metrics);
   const auto metrics = read_metrics_file(metrics_path);
   ASSERT_TRUE(metrics.contains("retriever"));
@@ -64,10 +62,9 @@ TEST(RunPipeline, SkipsFinishedStagesAndMergesTimings) {
   // A run that stopped inside a stage (no marker) finishes only that stage and those after it.
   fs::remove(tmp / "run" / ".done" / "evaluate-retriever");
   const auto third = run_pipeline(c, self, retriever_stages);
-  EXPECT_EQ(skipped_by_stage(third), (std::map<std::string, bool>{{"preprocess", true},
-                                                                  {"train-retriever", true},
-                                                                  {"retrieve", true},
-                                                                  {"evaluate-retriever", false}}));
+  EXPECT_EQ(skipped_by_stage(third),
+            (std::map<std::string, bool>{
+                {"preprocess", true}, {"train-retriever", true}, {"retrieve", true}, {"evaluate-retriever", false}}));
   const auto merged = read_metrics_file(metrics_path)["timings"];
   EXPECT_DOUBLE_EQ(merged["retrieve"].get<double>(), second[2].seconds);
   EXPECT_DOUBLE_EQ(merged["evaluate-retriever"].get<double>(), third[3].seconds);

@@ -19,7 +19,9 @@ using testing::TempDir;
 class LeastSquaresTask : public TrainingTask {
  public:
   LeastSquaresTask(int64_t first, int64_t count)
-      : first_(first), count_(count), w_(torch::zeros({2}, torch::kDouble).requires_grad_(true)),
+      : first_(first),
+        count_(count),
+        w_(torch::zeros({2}, torch::kDouble).requires_grad_(true)),
         optimizer_({w_}, torch::optim::SGDOptions(0.01)) {}
 
   int64_t num_local_examples() const override { return count_; }
@@ -96,7 +98,8 @@ TEST(TrainingLoop, ValidatesOnScheduleKeepsTheBestAndResumes) {
   EXPECT_EQ(resumed.steps_run, 15);
   ASSERT_EQ(resumed.curve.size(), 6u);  // ..., 40, and the final 45
   EXPECT_EQ(resumed.curve[5].step, 45);
-  for (size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(resumed.curve[i].metrics.at("score"), result.curve[i].metrics.at("score"));
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_DOUBLE_EQ(resumed.curve[i].metrics.at("score"), result.curve[i].metrics.at("score"));
 
   // Another identity does not resume.
   LeastSquaresTask other_task(0, 20);
