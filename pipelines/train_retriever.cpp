@@ -80,6 +80,7 @@ TrainingResult train_retriever(const Config& config, Communicator& comm) {
   RetrieverTask task(config, comm);
   auto o = training_options_from(rc, config.run.seed, config.in_run_dir(rc.checkpoint));
   o.name = "retriever";
+  o.data_source = config.in_run_dir(config.data.dataset);
   o.lr.kind = LrScheduleKind::kConstant;
   o.dropout_stream = DropoutStream::kRetriever;
   o.selection_metric = "Recall@10";

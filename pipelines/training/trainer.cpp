@@ -38,7 +38,7 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
 
 TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Communicator& comm) {
   const auto offset = global_offset(comm, task.num_local_examples());
-  if (offset.total == 0) fail("{}: no training examples", o.name);
+  if (offset.total == 0) fail("{}: no {} training examples", o.data_source, o.name);
   GlobalBatchPlan plan(offset.first, task.num_local_examples(), offset.total, o.batch_size);
   const int64_t steps_per_epoch = plan.steps_per_epoch();
   const int64_t total_steps =

@@ -56,8 +56,9 @@ class TrainingTask {
 };
 
 struct TrainingOptions {
-  std::string name;        // "retriever", "ranker": logs and progress
-  int64_t batch_size = 1;  // global
+  std::string name;         // "retriever", "ranker": logs and progress
+  std::string data_source;  // where the examples come from (the dataset file), for errors
+  int64_t batch_size = 1;   // global
   int64_t epochs = 1;
   int64_t max_steps = 0;  // 0: all of `epochs`
   int64_t val_interval = 1;
