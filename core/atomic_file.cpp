@@ -52,11 +52,4 @@ void commit_directory_atomic(const std::string& dir, const std::function<void(co
   fs::remove_all(old_dir);
 }
 
-std::string committed_directory(const std::string& dir, const std::string& marker_file) {
-  namespace fs = std::filesystem;
-  if (fs::exists(fs::path(dir) / marker_file)) return dir;
-  if (fs::exists(fs::path(dir + ".old") / marker_file)) return dir + ".old";
-  return {};
-}
-
 }  // namespace llamarec

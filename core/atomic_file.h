@@ -17,8 +17,5 @@ void commit_file_atomic(const std::string& path, const std::function<void(const 
 // `<dir>.new`, which then replaces `dir` (the old one parked as `<dir>.old` meanwhile), so that a
 // crash leaves either the old or the new state complete.
 void commit_directory_atomic(const std::string& dir, const std::function<void(const std::string& new_dir)>& write);
-// Where a directory written by commit_directory_atomic is: `dir`, or `<dir>.old` when a crash hit
-// between the two renames; empty when neither holds `marker_file`.
-std::string committed_directory(const std::string& dir, const std::string& marker_file);
 
 }  // namespace llamarec

@@ -1,5 +1,7 @@
 #include "launch/commands.h"
 
+#include "core/fault_injection.h"
+
 namespace llamarec {
 
 Config ConfigOptions::load(const std::vector<std::string>& extra_overrides) const {
@@ -13,6 +15,19 @@ void add_config_options(CLI::App& command, ConfigOptions& options) {
       ->check(CLI::ExistingFile);
   command.add_option("--set", options.overrides, "override a config key: --set section.key=value (repeatable)")
       ->allow_extra_args(false);
+  command
+      .add_option_function<std::string>(
+          "--inject-fault",
+          [](const std::string& spec) {
+            try {
+              set_fault_plan(parse_fault_plan(spec));
+            } catch (const Error& e) {
+              throw CLI::ValidationError(e.what());  // reported like any bad flag, before MPI starts
+            }
+          },
+          "testing: make a rank fail, KIND@POINT=FIRST[-LAST][,rank=R] (core/fault_injection.h), "
+          "e.g. throw@step=20,rank=1")
+      ->type_name("SPEC");
 }
 
 int CommandRegistry::run_selected(const CLI::App& app, const MpiContext& mpi) const {

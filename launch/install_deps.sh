@@ -9,6 +9,7 @@ packages=(
   libtomlplusplus-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   clang-format                               # launch/format.sh --check (CI)
+  procps                                     # pgrep/pkill: the kill-and-resume and failing-rank tests
 )
 missing=()
 for p in "${packages[@]}"; do

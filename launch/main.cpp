@@ -8,6 +8,7 @@
 
 #include "pipelines/config.h"
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "core/logging.h"
 #include "distributed/mpi_context.h"
 #include "launch/commands.h"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
 
   MpiContext mpi(&argc, &argv);
   init_logging({mpi.rank(), mpi.size(), "info", false});
+  set_fault_rank(mpi.rank());
   try {
     return registry.run_selected(app, mpi);
   } catch (const std::exception& e) {

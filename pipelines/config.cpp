@@ -319,7 +319,7 @@ class TomlWriter {
 };
 
 void require(bool ok, const Config& c, const char* key, const std::string& expected) {
-  if (!ok) fail("{}: {} is invalid: expected {}", c.source, key, expected);
+  if (!ok) fail("{}: {} is invalid: expected {}", c.origin(key), key, expected);
 }
 
 void validate_config(const Config& c) {
@@ -363,6 +363,8 @@ void validate_config(const Config& c) {
   require(r.max_steps >= 0, c, "retriever.max_steps", ">= 0 (0 = no limit)");
   require(r.val_interval >= 1, c, "retriever.val_interval", ">= 1");
   require(r.patience >= 1, c, "retriever.patience", ">= 1");
+  require(r.checkpoint_interval >= 0, c, "retriever.checkpoint_interval", ">= 0 (0 = at validations only)");
+  require(r.max_bad_steps >= 1, c, "retriever.max_bad_steps", ">= 1");
   require(r.eval_batch_size >= 1, c, "retriever.eval_batch_size", ">= 1");
   require(!r.checkpoint.empty(), c, "retriever.checkpoint", "a non-empty path");
   require(c.retrieval.top_k >= 1, c, "retrieval.top_k", ">= 1");
@@ -379,6 +381,8 @@ void validate_config(const Config& c) {
   require(k.max_steps >= 0, c, "ranker.max_steps", ">= 0 (0 = the whole epochs)");
   require(k.val_interval >= 1, c, "ranker.val_interval", ">= 1");
   require(k.patience >= 1, c, "ranker.patience", ">= 1");
+  require(k.checkpoint_interval >= 0, c, "ranker.checkpoint_interval", ">= 0 (0 = at validations only)");
+  require(k.max_bad_steps >= 1, c, "ranker.max_bad_steps", ">= 1");
   require(k.val_users >= 0, c, "ranker.val_users", ">= 0 (0 = every user of the val subset)");
   require(k.max_history >= 1, c, "ranker.max_history", ">= 1");
   require(k.max_title_tokens >= 1, c, "ranker.max_title_tokens", ">= 1");
@@ -386,10 +390,21 @@ void validate_config(const Config& c) {
   require(k.num_candidates >= 2 && k.num_candidates <= 26, c, "ranker.num_candidates", "in [2, 26] (letters A..Z)");
   require(k.num_candidates <= c.retrieval.top_k, c, "ranker.num_candidates", "<= retrieval.top_k");
   require(!k.adapter.empty(), c, "ranker.adapter", "a non-empty path");
-  validate_lora_config(c.lora, c.source);
+  validate_lora_config(c.lora, c.origin("lora."));
 }
 
 }  // namespace
+
+std::string Config::origin(const std::string& key) const {
+  if (!key.empty() && key.back() == '.') {
+    for (auto it = overridden.rbegin(); it != overridden.rend(); ++it) {
+      if (it->first.compare(0, key.size(), key) == 0) return it->second;
+    }
+    return source;
+  }
+  const auto it = overridden.find(key);
+  return it != overridden.end() ? it->second : source;
+}
 
 std::string Config::in_run_dir(const std::string& path) const {
   if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
@@ -423,6 +438,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     OverrideSetter setter(section, key, item.substr(eq + 1));
     config.visit_sections(setter);
     setter.check();
+    config.overridden[section + "." + key] = "--set " + item;
   }
   validate_config(config);
   return config;

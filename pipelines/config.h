@@ -8,6 +8,7 @@
 // section's visit(); validation goes into validate_config() in config.cpp.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -130,6 +131,8 @@ struct RetrieverConfig {
   int64_t max_steps = 0;
   int64_t val_interval = 500;
   int64_t patience = 20;
+  int64_t checkpoint_interval = 100;
+  int64_t max_bad_steps = 5;
   bool val_exclude_history = true;
   int64_t eval_batch_size = 128;
   std::string checkpoint = "retriever.safetensors";
@@ -151,6 +154,9 @@ struct RetrieverConfig {
     v("max_steps", max_steps, "stop after this many steps (0 = no limit)");
     v("val_interval", val_interval, "validate every this many steps (and at step 0)");
     v("patience", patience, "early stopping: validations without a better Recall@10");
+    v("checkpoint_interval", checkpoint_interval,
+      "also write the resumable training state every this many steps (0 = at validations only)");
+    v("max_bad_steps", max_bad_steps, "stop after this many steps in a row with a non-finite loss or gradient");
     v("val_exclude_history", val_exclude_history,
       "mask the input window's items when validating (LRURec does; LlamaRec's validation does not)");
     v("eval_batch_size", eval_batch_size, "users per scoring batch in validation and retrieval");
@@ -192,6 +198,8 @@ struct RankerConfig {
   int64_t max_steps = 0;
   int64_t val_interval = 100;
   int64_t patience = 20;
+  int64_t checkpoint_interval = 25;
+  int64_t max_bad_steps = 5;
   int64_t val_users = 0;
   int64_t max_history = 20;
   int64_t max_title_tokens = 32;
@@ -217,6 +225,10 @@ struct RankerConfig {
     v("max_steps", max_steps, "stop after this many steps (0 = the whole epochs); the schedule decays over it");
     v("val_interval", val_interval, "validate (NDCG@10 on the val subset) every this many steps");
     v("patience", patience, "early stopping: validations without a better NDCG@10");
+    v("checkpoint_interval", checkpoint_interval,
+      "also write the resumable training state (adapter, optimizer, generators) every this many steps "
+      "(0 = at validations only)");
+    v("max_bad_steps", max_bad_steps, "stop after this many steps in a row with a non-finite loss or gradient");
     v("val_users", val_users, "validate on the first this many users of the val subset (0 = all)");
     v("max_history", max_history, "history items in the prompt (the most recent ones)");
     v("max_title_tokens", max_title_tokens, "titles are cut to this many tokens");
@@ -252,7 +264,8 @@ struct DistributedConfig {
 };
 
 struct Config {
-  std::string source = "<defaults>";  // the file it came from, for error messages
+  std::string source = "<defaults>";              // the file it came from, for error messages
+  std::map<std::string, std::string> overridden;  // "section.key" -> "--set section.key=value"
   RunConfig run;
   DataConfig data;
   RetrieverConfig retriever;
@@ -275,6 +288,10 @@ struct Config {
     v.section("eval", eval);
     v.section("distributed", distributed);
   }
+
+  // Where the value of `key` ("section.key") came from, for error messages: its --set override, or
+  // the file. A key ending in '.' stands for any key of that section.
+  std::string origin(const std::string& key) const;
 
   // A path from the config: absolute as given, relative ones inside run.dir.
   std::string in_run_dir(const std::string& path) const;

@@ -1,6 +1,7 @@
 #include "pipelines/ranker_scoring.h"
 
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "distributed/global_offset.h"
 
 namespace llamarec {
@@ -43,6 +44,7 @@ RankerEvaluation evaluate_ranker(ShardedLlama& model, const PromptBuilder& promp
   RankerEvaluation out{RankingMetrics(ks), RankingMetrics(ks)};
   const auto candidates = static_cast<int64_t>(letter_ids.numel());
   for (int64_t step = 0; step < num_steps; ++step) {
+    fault_at(FaultPoint::kBatch, step);
     const int64_t begin = step * batch_size, end = std::min(local, begin + batch_size);
     std::vector<TokenizedPrompt> batch;
     std::vector<int64_t> answers, retriever_ranks;

@@ -11,7 +11,8 @@ namespace llamarec {
 torch::Device ranker_device(const Config& config) {
   const auto d = config.distributed.device;
   if (d == DeviceChoice::kCpu || (d == DeviceChoice::kAuto && !torch::cuda::is_available())) return torch::kCPU;
-  if (!torch::cuda::is_available()) fail("{}: distributed.device = cuda but CUDA is not available", config.source);
+  if (!torch::cuda::is_available())
+    fail("{}: distributed.device = cuda but CUDA is not available", config.origin("distributed.device"));
   return torch::kCUDA;
 }
 
@@ -29,8 +30,10 @@ torch::Dtype ranker_dtype(const Config& config, const torch::Device& device) {
 
 RankerSetup make_ranker_setup(const Config& config, Communicator& comm) {
   const auto& rc = config.ranker;
-  if (rc.model.empty()) fail("{}: ranker.model is not set (a Hugging Face Llama directory)", config.source);
-  if (!fs::is_directory(rc.model)) fail("{}: ranker.model '{}' is not a directory", config.source, rc.model);
+  if (rc.model.empty())
+    fail("{}: ranker.model is not set (a Hugging Face Llama directory)", config.origin("ranker.model"));
+  if (!fs::is_directory(rc.model))
+    fail("{}: ranker.model '{}' is not a directory", config.origin("ranker.model"), rc.model);
   RankerSetup s;
   const auto tokenizer_path = rc.tokenizer.empty() ? (fs::path(rc.model) / "tokenizer.model").string() : rc.tokenizer;
   s.tokenizer = std::make_unique<Tokenizer>(tokenizer_path);

@@ -93,7 +93,8 @@ SplitMetrics run_retrieve(const Config& config, Communicator& comm) {
     fail("{}: retriever was trained for {} items but {} has {}", checkpoint, model->config().num_items, dataset_path,
          shard.num_items());
   }
-  if (k > shard.num_items()) fail("{}: retrieval.top_k = {} exceeds the {} items", config.source, k, shard.num_items());
+  if (k > shard.num_items())
+    fail("{}: retrieval.top_k = {} exceeds the {} items", config.origin("retrieval.top_k"), k, shard.num_items());
 
   auto val = score_split(model, shard, Split::kVal, config, k, comm);
   auto test = score_split(model, shard, Split::kTest, config, k, comm);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/fault_injection.h"
 #include "pipelines/retriever_examples.h"
 
 namespace llamarec {
@@ -30,6 +31,7 @@ void for_each_scored_batch(
     const std::vector<int64_t> batch_users(users.begin() + static_cast<std::ptrdiff_t>(begin),
                                            users.begin() + static_cast<std::ptrdiff_t>(end));
     const auto b = static_cast<int64_t>(batch_users.size());
+    fault_at(FaultPoint::kBatch, static_cast<int64_t>(begin) / options.batch_size);
     auto tokens = torch::empty({b, options.max_len}, torch::kLong);  // [b, max_len]
     auto labels = torch::empty({b}, torch::kLong);                   // [b]
     for (int64_t i = 0; i < b; ++i) {

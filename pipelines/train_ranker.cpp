@@ -91,6 +91,8 @@ std::string run_identity(const Config& config) {
   c.ranker = config.ranker;
   c.ranker.max_steps = 0;
   c.ranker.patience = 0;
+  c.ranker.checkpoint_interval = 0;
+  c.ranker.max_bad_steps = 0;
   c.ranker.val_users = 0;
   c.ranker.eval_batch_size = 0;
   c.lora = config.lora;

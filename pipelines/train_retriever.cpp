@@ -47,7 +47,7 @@ class RetrieverTask : public TrainingTask {
   // rank, as in any data-parallel run.
   LruRec initial_model(const Config& config, int64_t num_items) const {
     torch::manual_seed(static_cast<uint64_t>(config.run.seed));
-    return LruRec(lru_config_from(rc_, num_items, config.source + ": [retriever]"));
+    return LruRec(lru_config_from(rc_, num_items, config.origin("retriever.") + ": [retriever]"));
   }
 
   const RetrieverConfig& rc_;
@@ -60,8 +60,9 @@ class RetrieverTask : public TrainingTask {
   ScoringOptions val_options_;
 };
 
-// What a saved state must match to be resumed. Limits, patience and the scoring batch are left out:
-// they do not change the trajectory so far, and raising them must continue a run, not restart it.
+// What a saved state must match to be resumed. Limits, patience, the checkpoint interval and the
+// scoring batch are left out: they do not change the trajectory so far, and raising them must
+// continue a run, not restart it.
 std::string run_identity(const Config& config) {
   Config c = identity_base(config);
   c.retriever = config.retriever;
@@ -69,6 +70,8 @@ std::string run_identity(const Config& config) {
   c.retriever.epochs = defaults.epochs;
   c.retriever.max_steps = defaults.max_steps;
   c.retriever.patience = defaults.patience;
+  c.retriever.checkpoint_interval = defaults.checkpoint_interval;
+  c.retriever.max_bad_steps = defaults.max_bad_steps;
   c.retriever.eval_batch_size = defaults.eval_batch_size;
   return config_to_toml(c);
 }

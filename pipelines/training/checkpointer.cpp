@@ -1,58 +1,159 @@
 #include "pipelines/training/checkpointer.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <regex>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "core/safetensors.h"
+#include "pipelines/training/generator_state.h"
+#include "pipelines/training/optimizer_state.h"
 
 namespace fs = std::filesystem;
 
 namespace llamarec {
+namespace {
 
-Checkpointer::Checkpointer(std::string dir, std::string identity)
-    : dir_(std::move(dir)), identity_(std::move(identity)) {}
+struct StepDir {
+  int64_t step;
+  fs::path path;
+};
+
+// The committed step directories, newest first (a `.new` one is an interrupted write).
+std::vector<StepDir> step_dirs(const std::string& dir) {
+  std::vector<StepDir> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  static const std::regex name(R"(step-(\d{1,18}))");
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::smatch m;
+    const auto file = entry.path().filename().string();
+    if (entry.is_directory() && std::regex_match(file, m, name)) out.push_back({std::stoll(m[1]), entry.path()});
+  }
+  std::sort(out.begin(), out.end(), [](const StepDir& a, const StepDir& b) { return a.step > b.step; });
+  return out;
+}
+
+std::string step_dir_name(int64_t step) { return fmt::format("step-{:08d}", step); }
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) fail("cannot read {}", path.string());
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not valid JSON ({})", path.string(), e.what());
+  }
+}
+
+}  // namespace
+
+std::string newest_saved_state(const std::string& dir) {
+  const auto saved = step_dirs(dir);
+  return saved.empty() ? std::string() : saved.front().path.string();
+}
+
+Checkpointer::Checkpointer(std::string dir, std::string identity, Communicator& comm, int keep)
+    : dir_(std::move(dir)), identity_(std::move(identity)), comm_(comm), keep_(std::max(1, keep)) {}
 
 void Checkpointer::save(const TrainingState& state, const std::map<std::string, torch::Tensor>& tensors,
-                        torch::optim::Optimizer& optimizer) const {
-  commit_directory_atomic(dir_, [&](const std::string& new_path) {
+                        torch::optim::Optimizer& optimizer) {
+  const auto mine = capture_generator_state(comm_.device()).to(comm_.device());  // uint8 [n]
+  auto all = torch::empty({comm_.size() * mine.numel()}, mine.options());        // uint8 [ranks * n]
+  comm_.all_gather(mine, all);
+  if (comm_.rank() != 0) return;
+
+  const auto saved = step_dirs(dir_);
+  if (discard_saved_) {
+    for (const auto& d : saved) fs::remove_all(d.path);
+    discard_saved_ = false;
+  }
+  const auto target = (fs::path(dir_) / step_dir_name(state.step)).string();
+  commit_directory_atomic(target, [&](const std::string& new_path) {
     const fs::path new_dir(new_path);
     std::map<std::string, torch::Tensor> detached;
     for (const auto& [name, tensor] : tensors) detached[name] = tensor.detach();
     save_safetensors((new_dir / "parameters.safetensors").string(), detached);
-    torch::serialize::OutputArchive archive;
-    optimizer.save(archive);
-    archive.save_to((new_dir / "optimizer.pt").string());
+    save_safetensors((new_dir / "optimizer.safetensors").string(), optimizer_state_tensors(optimizer, tensors));
+    save_safetensors((new_dir / "generators.safetensors").string(),
+                     {{"generators", all.to(torch::kCPU).reshape({comm_.size(), mine.numel()})}});
     auto j = to_json(state);
     j["identity"] = identity_;
     write_file_atomic((new_dir / "state.json").string(), j.dump(1));
+    fault_at(FaultPoint::kCheckpoint, state.step);
   });
+  // Keep the newest `keep_`; anything else (older steps, interrupted writes) goes.
+  const auto now = step_dirs(dir_);
+  for (size_t i = static_cast<size_t>(keep_); i < now.size(); ++i) fs::remove_all(now[i].path);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const auto file = entry.path().filename().string();
+    if (file.size() > 4 && file.compare(file.size() - 4, 4, ".new") == 0) fs::remove_all(entry.path());
+  }
 }
 
-std::optional<TrainingState> Checkpointer::load(const std::map<std::string, torch::Tensor>& tensors,
-                                                torch::optim::Optimizer& optimizer) const {
-  const auto saved = read_training_state(dir_, identity_);
-  if (!saved) return std::nullopt;
-  const fs::path d(saved->dir);
-  auto state = training_state_from_json(saved->json, (d / "state.json").string());
-  const SafetensorsCheckpoint weights((d / "parameters.safetensors").string());
-  {
-    torch::NoGradGuard no_grad;
-    for (const auto& [name, tensor] : tensors) {
-      auto copy = tensor;
-      copy.copy_(weights.load(name, tensor.scalar_type()));
-    }
+std::optional<Checkpointer::Resumed> Checkpointer::load(const std::map<std::string, torch::Tensor>& tensors,
+                                                        torch::optim::Optimizer& optimizer) {
+  const auto saved = step_dirs(dir_);
+  if (saved.empty()) {
+    if (fs::exists(fs::path(dir_) / "state.json"))
+      spdlog::warn("{}: a training state in the layout of an earlier release; starting from scratch", dir_);
+    return std::nullopt;
   }
-  const auto optimizer_path = (d / "optimizer.pt").string();
+  const auto& newest = saved.front();
+  const std::string way_out = saved.size() > 1
+                                  ? fmt::format("delete {} to resume from step {}", newest.path.string(), saved[1].step)
+                                  : fmt::format("delete {} to start over", dir_);
   try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(optimizer_path);
-    optimizer.load(archive);
-  } catch (const c10::Error& e) {
-    // LibTorch's message names neither the file nor a way out.
-    fail("{}: damaged optimizer state ({}); delete {} to start over", optimizer_path, e.what_without_backtrace(), dir_);
+    const auto state_file = newest.path / "state.json";
+    const auto json = read_json(state_file);
+    if (json.value("identity", "") != identity_) {
+      spdlog::warn(
+          "{}: saved training state is for other settings; starting from scratch (it is replaced at the "
+          "first checkpoint)",
+          dir_);
+      discard_saved_ = true;
+      return std::nullopt;
+    }
+    Resumed out{training_state_from_json(json, state_file.string()), false, newest.path.string()};
+    if (out.state.step != newest.step)
+      fail("{}: holds step {}, its directory says {}", state_file.string(), out.state.step, newest.step);
+
+    const SafetensorsCheckpoint weights((newest.path / "parameters.safetensors").string());
+    std::vector<TensorSpec> expected;
+    for (const auto& [name, tensor] : tensors) expected.push_back({name, tensor.sizes().vec()});
+    validate_checkpoint(weights, expected);
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& [name, tensor] : tensors) {
+        auto copy = tensor;
+        copy.copy_(weights.load(name, tensor.scalar_type()));
+      }
+    }
+    const auto optimizer_file = (newest.path / "optimizer.safetensors").string();
+    load_optimizer_state(optimizer, tensors, load_safetensors(optimizer_file), optimizer_file);
+
+    const auto generators_file = (newest.path / "generators.safetensors").string();
+    const auto generators = load_safetensors(generators_file);
+    const auto it = generators.find("generators");
+    if (it == generators.end() || it->second.dim() != 2)
+      fail("{}: no [ranks, bytes] tensor 'generators'", generators_file);
+    if (it->second.size(0) == comm_.size()) {
+      out.generators_restored = restore_generator_state(it->second[comm_.rank()].contiguous(), comm_.device());
+    }
+    if (!out.generators_restored) {
+      spdlog::warn("{}: saved on {} ranks, resumed on {}: dropout draws from here on differ from an uninterrupted run",
+                   newest.path.string(), it->second.size(0), comm_.size());
+    }
+    return out;
+  } catch (const Error& e) {
+    fail("{}; {}", e.what(), way_out);
   }
-  return state;
 }
 
 }  // namespace llamarec

@@ -1,7 +1,14 @@
-// The resumable state of a training run, <checkpoint>.state/: the trainable tensors
-// (parameters.safetensors), the optimizer (optimizer.pt, LibTorch's archive), and state.json (the
-// TrainingState and the run identity). Written by rank 0 through commit_directory_atomic, so that
-// a crash leaves the old or the new state complete, never a mix.
+// The resumable state of a training run: one directory per saved step under <checkpoint>.state/,
+//   step-00000300/  parameters.safetensors  the trainable tensors
+//                   optimizer.safetensors   the optimizer's moments and step counts, by parameter name
+//                   generators.safetensors  every rank's generator state (dropout), [ranks, bytes]
+//                   state.json              the TrainingState (step, curve, loss accumulators, ...)
+//                                           and the run identity
+// written every checkpoint_interval steps and at every validation, the newest two kept. Together
+// with the step (the data position: the epoch's order is a function of the seed) that is everything
+// a run depends on, so a resumed run is the uninterrupted one, bit for bit, on the same rank count.
+// Each step directory is filled as step-N.new and renamed into place by rank 0, so a crash at any
+// moment leaves only complete states under their final names.
 #pragma once
 #include <torch/torch.h>
 
@@ -9,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "distributed/communicator.h"
 #include "pipelines/training/training_state.h"
 
 namespace llamarec {
@@ -16,21 +24,34 @@ namespace llamarec {
 class Checkpointer {
  public:
   // `identity`: the settings a saved state must have been written with to be resumed.
-  Checkpointer(std::string dir, std::string identity);
+  Checkpointer(std::string dir, std::string identity, Communicator& comm, int keep = 2);
 
+  // Collective: every rank contributes its generator state; rank 0 writes.
   void save(const TrainingState& state, const std::map<std::string, torch::Tensor>& tensors,
-            torch::optim::Optimizer& optimizer) const;
-  // Copies a saved state into `tensors` (by name, which must all be present) and `optimizer`;
-  // nullopt when there is none or it belongs to other settings. Damaged files are errors naming
-  // the file.
-  std::optional<TrainingState> load(const std::map<std::string, torch::Tensor>& tensors,
-                                    torch::optim::Optimizer& optimizer) const;
+            torch::optim::Optimizer& optimizer);
+
+  struct Resumed {
+    TrainingState state;
+    bool generators_restored = false;  // false: saved on another number of ranks (or devices)
+    std::string dir;                   // the step directory it came from
+  };
+  // The newest saved state, copied into `tensors` (by name and shape), `optimizer` and this rank's
+  // generators; nullopt when there is none or it belongs to other settings (which the next save
+  // then discards). Anything damaged or not matching the model is an error naming the file, the
+  // problem and what to delete.
+  std::optional<Resumed> load(const std::map<std::string, torch::Tensor>& tensors, torch::optim::Optimizer& optimizer);
 
   const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;
   std::string identity_;
+  Communicator& comm_;
+  int keep_;
+  bool discard_saved_ = false;  // the saved states are another run's
 };
+
+// The newest committed step directory under `dir` (empty when there is none).
+std::string newest_saved_state(const std::string& dir);
 
 }  // namespace llamarec

@@ -3,9 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "core/progress.h"
 #include "distributed/data_parallel.h"
 #include "distributed/global_offset.h"
@@ -30,6 +33,28 @@ void write_curve(const std::string& path, const TrainingState& s, const Training
   write_file_atomic(path, j.dump(1));
 }
 
+constexpr double kNoClip = std::numeric_limits<double>::infinity();
+
+// A step whose loss or gradient is not finite leaves the parameters and the optimizer as they were;
+// too many in a row end the run, its last checkpoint intact.
+void skip_bad_step(TrainingState& state, const TrainingOptions& o, double loss, double grad_norm,
+                   const std::string& state_dir) {
+  ++state.bad_steps;
+  ++state.skipped_steps;
+  spdlog::warn("{} step {}: non-finite {} (loss sum {}, gradient norm {}); update skipped ({} in a row, limit {})",
+               o.name, state.step, std::isfinite(loss) ? "gradient" : "loss", loss, grad_norm, state.bad_steps,
+               o.max_bad_steps);
+  if (state.bad_steps < o.max_bad_steps) return;
+  const auto saved = newest_saved_state(state_dir);
+  const auto steps = state.bad_steps == 1 ? fmt::format("step {} had", state.step)
+                                          : fmt::format("{} steps in a row (steps {}-{}) had", state.bad_steps,
+                                                        state.step - state.bad_steps + 1, state.step);
+  fail(
+      "{} training: {} a non-finite loss or gradient ({}.max_bad_steps = {}); stopped. The last checkpoint, {}, is "
+      "kept: lower {}.lr or check the data, then run again to resume from it",
+      o.name, steps, o.name, o.max_bad_steps, saved.empty() ? "none" : saved, o.name);
+}
+
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
@@ -52,50 +77,56 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
   dp.broadcast_parameters();
   auto& optimizer = task.optimizer();
 
-  const Checkpointer checkpointer(o.state_dir, o.identity);
+  Checkpointer checkpointer(o.state_dir, o.identity, comm);
   TrainingState state;
   bool stop = false;
-  if (auto saved = checkpointer.load(task.named_parameters(), optimizer)) {
-    state = std::move(*saved);
-    spdlog::info("resuming {} training at step {} (best {} {:.4f} at step {})", o.name, state.step, o.selection_metric,
-                 state.best_metric, state.best_step);
+  bool generators_restored = false;
+  if (auto resumed = checkpointer.load(task.named_parameters(), optimizer)) {
+    state = std::move(resumed->state);
+    generators_restored = resumed->generators_restored;
+    spdlog::info("resuming {} training at step {} from {} (best {} {:.4f} at step {})", o.name, state.step,
+                 resumed->dir, o.selection_metric, state.best_metric, state.best_step);
     stop = state.stopped(o.patience);
     if (stop) spdlog::info("{} training stopped early before; raise the patience to continue it", o.name);
   }
-  torch::manual_seed(dropout_seed(o.seed, o.dropout_stream, comm.rank(), state.step));
+  // A fresh run seeds dropout from the step; a resumed one continues its saved generators (or, on
+  // another number of ranks, reseeds from the step: a different but equally valid run).
+  if (!generators_restored) torch::manual_seed(dropout_seed(o.seed, o.dropout_stream, comm.rank(), state.step));
 
   int64_t numel = 0;
   for (const auto& p : params) numel += p.numel();
   spdlog::info(
-      "train-{}: {} examples, {} steps/epoch (global batch {}), {} steps, validation every {}; {} "
-      "trainable parameters",
-      o.name, offset.total, steps_per_epoch, o.batch_size, total_steps, o.val_interval, numel);
+      "train-{}: {} examples, {} steps/epoch (global batch {}), {} steps, validation every {}, checkpoint every {}; "
+      "{} trainable parameters",
+      o.name, offset.total, steps_per_epoch, o.batch_size, total_steps, o.val_interval,
+      o.checkpoint_interval > 0 ? std::to_string(o.checkpoint_interval) : "validation", numel);
 
   const auto start = Clock::now();
   const double elapsed_before = state.elapsed;
   auto elapsed = [&] { return elapsed_before + seconds_since(start); };
-  double loss_sum = 0, token_sum = 0, last_lr = 0, validation_seconds = 0;
+  double validation_seconds = 0;
   int64_t steps_run = 0;
   Progress progress(o.name, total_steps - state.step, "step", 15.0);
 
+  auto checkpoint = [&] {
+    state.elapsed = elapsed();
+    checkpointer.save(state, task.named_parameters(), optimizer);
+  };
   auto validate = [&] {
     const auto validation_start = Clock::now();
     const auto v = task.validate();
     const int64_t epoch_done = state.step > 0 ? (state.step - 1) / steps_per_epoch : 0;  // of the last step
-    const ValidationPoint p{state.step, epoch_done, token_sum > 0 ? loss_sum / token_sum : 0.0,
-                            last_lr,    elapsed(),  v.metrics};
-    loss_sum = token_sum = 0;
+    const double train_loss = state.pending_label_count > 0 ? state.pending_loss_sum / state.pending_label_count : 0.0;
+    const ValidationPoint p{state.step, epoch_done, train_loss, state.last_lr, elapsed(), v.metrics};
+    state.pending_loss_sum = state.pending_label_count = 0;
     const bool better = state.record(p, o.selection_metric);
     if (better && comm.rank() == 0) task.save_best();
     std::string shown;
     for (const auto& name : o.logged_metrics) shown += fmt::format(" {} {:.4f}", name, p.metrics.at(name));
     spdlog::info("step {:>6} | epoch {:>3} | loss {:.4f} | val{}{}{} | best {:.4f} @ {}", p.step, p.epoch, p.train_loss,
                  shown, better ? " *" : "", v.note.empty() ? "" : " " + v.note, state.best_metric, state.best_step);
-    state.elapsed = elapsed();
-    if (comm.rank() == 0) {
-      checkpointer.save(state, task.named_parameters(), optimizer);
-      write_curve(o.curve_path, state, o, comm.size());
-    }
+    checkpoint();
+    if (comm.rank() == 0) write_curve(o.curve_path, state, o, comm.size());
     if (state.stopped(o.patience)) {
       spdlog::info("early stopping: {} validations without improvement", state.bad_validations);
       stop = true;
@@ -111,31 +142,46 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
       plan.start_epoch(o.seed, epoch);
     }
     const auto local = plan.local_batch(state.step % steps_per_epoch);
-    last_lr = schedule.at(state.step);
-    set_learning_rate(optimizer, last_lr);
+    state.last_lr = schedule.at(state.step);
+    set_learning_rate(optimizer, state.last_lr);
     optimizer.zero_grad();
+    const bool poisoned = fault_at(FaultPoint::kStep, state.step);
     double local_loss = 0, local_tokens = 0;
     if (!local.empty()) {
       auto loss = task.loss(local);
+      if (poisoned) loss.sum = loss.sum * std::numeric_limits<double>::quiet_NaN();
       loss.sum.backward();
       local_loss = loss.sum.item<double>();
       local_tokens = loss.weight;
     } else {
       task.empty_step();
     }
+    if (poisoned) local_loss = std::numeric_limits<double>::quiet_NaN();
     // Sum of gradients / global label count = gradient of the global mean loss.
     const auto totals = dp.all_reduce_gradients(local_tokens, local_loss);
-    if (o.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.clip_grad_norm);
-    optimizer.step();
+    // Clipped at infinity, the call only measures the norm. These are the all-reduced gradients: a
+    // non-finite value on any rank is non-finite on every rank, so all ranks decide alike.
+    const double grad_norm =
+        torch::nn::utils::clip_grad_norm_(params, o.clip_grad_norm > 0 ? o.clip_grad_norm : kNoClip);
+    if (std::isfinite(totals.value) && std::isfinite(grad_norm)) {
+      optimizer.step();
+      state.bad_steps = 0;
+      state.pending_loss_sum += totals.value;
+      state.pending_label_count += totals.weight;
+    } else {
+      skip_bad_step(state, o, totals.value, grad_norm, checkpointer.dir());
+    }
     ++state.step;
     ++steps_run;
-    loss_sum += totals.value;
-    token_sum += totals.weight;
     const auto note = task.progress_note(seconds_since(start));
     progress.advance(1, fmt::format("epoch {} | loss {:.4f} | lr {:.2e}{}", epoch,
-                                    totals.weight > 0 ? totals.value / totals.weight : 0.0, last_lr,
+                                    totals.weight > 0 ? totals.value / totals.weight : 0.0, state.last_lr,
                                     note.empty() ? "" : " | " + note));
-    if (state.step % o.val_interval == 0) validate();
+    if (state.step % o.val_interval == 0) {
+      validate();
+    } else if (o.checkpoint_interval > 0 && state.step % o.checkpoint_interval == 0) {
+      checkpoint();
+    }
   }
   if (state.curve.back().step != state.step) validate();
 
@@ -149,6 +195,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
   result.seconds_per_step = steps_run > 0 ? (seconds_since(start) - validation_seconds) / steps_run : 0.0;
   result.validation_seconds = validation_seconds;
   result.early_stopped = stop;
+  result.skipped_steps = state.skipped_steps;
   result.curve = state.curve;
   spdlog::info("train-{} done: {} steps in {}, best val {} {:.4f} at step {} ({} to best)", o.name, result.steps,
                format_duration(result.seconds), o.selection_metric, result.best_metric, result.best_step,

@@ -1,8 +1,10 @@
 // The one training loop (after torchtitan's Trainer): data-parallel steps over a GlobalBatchPlan,
 // the gradient all-reduce (DataParallel), grad-norm clip, LR schedule, validation every
-// val_interval steps with best tracking and early stopping, and a resumable state written at every
-// validation (Checkpointer). What is being trained is a TrainingTask: its parameters and
-// optimizer, the loss over a rank's examples of a step, validation and what to keep of the best.
+// val_interval steps with best tracking and early stopping, a resumable state written at every
+// validation and every checkpoint_interval steps (Checkpointer: a resumed run is the uninterrupted
+// one, bit for bit), and a guard that skips updates with a non-finite loss or gradient. What is being trained is a
+// TrainingTask: its parameters and optimizer, the loss over a rank's examples of a step, validation and what to keep of
+// the best.
 //
 // Per step, on every rank: local batch -> loss summed over its label tokens -> backward -> one
 // all-reduce of gradients, token count and loss -> gradient / global count -> clip -> update. The
@@ -63,8 +65,10 @@ struct TrainingOptions {
   int64_t max_steps = 0;  // 0: all of `epochs`
   int64_t val_interval = 1;
   int64_t patience = 1;
-  double clip_grad_norm = 0;  // 0 = off
-  LrSchedule lr;              // total_steps is set by the loop
+  int64_t checkpoint_interval = 0;  // also write the training state every this many steps; 0: at validations only
+  int64_t max_bad_steps = 1;        // consecutive non-finite steps (skipped) that end the run
+  double clip_grad_norm = 0;        // 0 = off
+  LrSchedule lr;                    // total_steps is set by the loop
   uint64_t seed = 0;
   DropoutStream dropout_stream = DropoutStream::kRetriever;
   std::string selection_metric;             // "Recall@10", "NDCG@10": model selection
@@ -84,12 +88,13 @@ struct TrainingResult {
   double seconds_per_step = 0;    // this call's training steps only (validation excluded)
   double validation_seconds = 0;  // this call
   bool early_stopped = false;
+  int64_t skipped_steps = 0;  // non-finite loss or gradient, update skipped
   std::vector<ValidationPoint> curve;
 };
 
 // The loop settings that every trainer's config section has under the same names (batch_size,
-// epochs, max_steps, val_interval, patience, clip_grad_norm, lr), and the state and curve files
-// beside `checkpoint`. The trainer adds the rest (name, schedule kind, metrics, identity).
+// epochs, max_steps, val_interval, patience, checkpoint_interval, max_bad_steps, clip_grad_norm, lr), and the state and
+// curve files beside `checkpoint`. The trainer adds the rest (name, schedule kind, metrics, identity).
 template <class Section>
 TrainingOptions training_options_from(const Section& section, int64_t seed, const std::string& checkpoint) {
   TrainingOptions o;
@@ -98,6 +103,8 @@ TrainingOptions training_options_from(const Section& section, int64_t seed, cons
   o.max_steps = section.max_steps;
   o.val_interval = section.val_interval;
   o.patience = section.patience;
+  o.checkpoint_interval = section.checkpoint_interval;
+  o.max_bad_steps = section.max_bad_steps;
   o.clip_grad_norm = section.clip_grad_norm;
   o.lr.lr = section.lr;
   o.seed = static_cast<uint64_t>(seed);

@@ -1,12 +1,7 @@
 #include "pipelines/training/training_state.h"
 
-#include <spdlog/spdlog.h>
-
-#include <filesystem>
-#include <fstream>
 #include <set>
 
-#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace llamarec {
@@ -38,7 +33,12 @@ nlohmann::json to_json(const TrainingState& s) {
                       {"best_metric", s.best_metric},
                       {"bad_validations", s.bad_validations},
                       {"elapsed", s.elapsed},
-                      {"seconds_to_best", s.seconds_to_best}};
+                      {"seconds_to_best", s.seconds_to_best},
+                      {"pending_loss_sum", s.pending_loss_sum},
+                      {"pending_label_count", s.pending_label_count},
+                      {"last_lr", s.last_lr},
+                      {"bad_steps", s.bad_steps},
+                      {"skipped_steps", s.skipped_steps}};
   j["curve"] = nlohmann::json::array();
   for (const auto& p : s.curve) j["curve"].push_back(to_json(p));
   return j;
@@ -53,6 +53,11 @@ TrainingState training_state_from_json(const nlohmann::json& j, const std::strin
     s.bad_validations = j.at("bad_validations");
     s.elapsed = j.at("elapsed");
     s.seconds_to_best = j.at("seconds_to_best");
+    s.pending_loss_sum = j.at("pending_loss_sum");
+    s.pending_label_count = j.at("pending_label_count");
+    s.last_lr = j.at("last_lr");
+    s.bad_steps = j.at("bad_steps");
+    s.skipped_steps = j.at("skipped_steps");
     static const std::set<std::string> fields = {"step", "epoch", "train_loss", "lr", "seconds"};
     for (const auto& p : j.at("curve")) {
       ValidationPoint point{p.at("step"), p.at("epoch"), p.at("train_loss"), p.at("lr"), p.at("seconds"), {}};
@@ -62,7 +67,7 @@ TrainingState training_state_from_json(const nlohmann::json& j, const std::strin
       s.curve.push_back(point);
     }
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: corrupt training state ({}); delete it to start over", file, e.what());
+    fail("{}: corrupt training state ({})", file, e.what());
   }
   return s;
 }
@@ -72,24 +77,6 @@ Config identity_base(const Config& config) {
   c.run.seed = config.run.seed;
   c.data.dataset = config.in_run_dir(config.data.dataset);
   return c;
-}
-
-std::optional<SavedTrainingState> read_training_state(const std::string& dir, const std::string& identity) {
-  const auto found = committed_directory(dir, "state.json");
-  if (found.empty()) return std::nullopt;
-  const auto path = (std::filesystem::path(found) / "state.json").string();
-  SavedTrainingState state{found, {}};
-  try {
-    std::ifstream in(path);
-    state.json = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail("{}: corrupt training state ({}); delete it to start over", path, e.what());
-  }
-  if (state.json.value("identity", "") != identity) {
-    spdlog::warn("{}: saved training state is for other settings; starting from scratch", found);
-    return std::nullopt;
-  }
-  return state;
 }
 
 }  // namespace llamarec

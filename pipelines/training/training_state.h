@@ -1,11 +1,10 @@
 // What a training run has done so far: step counter, validation curve, best validation, patience,
-// time. Kept in <checkpoint>.state/state.json (pipelines/training/checkpointer.h) and reported as
-// the run's result; the same for every trainer.
+// time, and the loop's running sums. Kept in <checkpoint>.state/state.json (pipelines/training/checkpointer.h) and
+// reported as the run's result; the same for every trainer.
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +30,12 @@ struct TrainingState {
   double elapsed = 0;
   double seconds_to_best = 0;
   std::vector<ValidationPoint> curve;
+  // Since the last validation (so that a resumed run logs the same train_loss).
+  double pending_loss_sum = 0;
+  double pending_label_count = 0;
+  double last_lr = 0;
+  int64_t bad_steps = 0;      // consecutive steps with a non-finite loss or gradient (skipped)
+  int64_t skipped_steps = 0;  // all of them, over the run
 
   // Appends `point`; true when its `metric` beats the best so far (strictly, as the references),
   // which then becomes the best.
@@ -48,14 +53,5 @@ TrainingState training_state_from_json(const nlohmann::json& json, const std::st
 // A trainer copies its sections into the result, resets what may change between a run and its
 // resumption (limits, patience, evaluation batch sizes), and compares config_to_toml() of it.
 Config identity_base(const Config& config);
-
-struct SavedTrainingState {
-  std::string dir;      // where it was found: `dir` or `<dir>.old`
-  nlohmann::json json;  // state.json
-};
-
-// nullopt when there is no state, or (with a warning) when its "identity" differs from `identity`.
-// A state.json that does not parse is an error naming the file.
-std::optional<SavedTrainingState> read_training_state(const std::string& dir, const std::string& identity);
 
 }  // namespace llamarec

@@ -45,6 +45,11 @@ expect "bad enum value names the choices" nonzero "ranker.dtype must be one of a
   "$bin" config -c "$tmp/enum.toml"
 expect "bad --set names the override" nonzero "--set retriever.batch_size=many" \
   "$bin" config --set retriever.batch_size=many
+expect "an out-of-range --set names the override" nonzero "^llamarec: error: --set retriever.lr=-1: retriever.lr is invalid: expected > 0" \
+  "$bin" config --set retriever.lr=-1
+expect "a bad lora --set names the override" nonzero "--set lora.r=0: lora.r must be positive" "$bin" config --set lora.r=0
+expect "a bad --inject-fault names the spec" nonzero "--inject-fault boom: expected KIND@POINT" \
+  "$bin" train-retriever --inject-fault boom
 printf '[retriever]\nmax_iterations = 7\n' > "$tmp/old.toml"
 expect "a renamed key still works, with a warning" zero "max_iterations is deprecated" "$bin" config -c "$tmp/old.toml"
 expect "the renamed key lands on its new name" zero "^max_steps = 7$" "$bin" config -c "$tmp/old.toml"

@@ -19,6 +19,7 @@
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_prompt.h"
 #include "pipelines/train_ranker.h"
+#include "pipelines/training/checkpointer.h"
 #include "tests/pipelines/synthetic_dataset.h"
 #include "tests/test_support.h"
 
@@ -289,8 +290,10 @@ TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
     EXPECT_NEAR(a.curve[i].train_loss, b.curve[i].train_loss, 1e-4) << i;
     EXPECT_NEAR(a.curve[i].metrics.at("NDCG@10"), b.curve[i].metrics.at("NDCG@10"), 1e-6) << i;
   }
-  const SafetensorsCheckpoint la(multi.in_run_dir(multi.ranker.adapter) + ".state/parameters.safetensors");
-  const SafetensorsCheckpoint lb(single.in_run_dir(single.ranker.adapter) + ".state/parameters.safetensors");
+  const SafetensorsCheckpoint la(newest_saved_state(multi.in_run_dir(multi.ranker.adapter) + ".state") +
+                                 "/parameters.safetensors");
+  const SafetensorsCheckpoint lb(newest_saved_state(single.in_run_dir(single.ranker.adapter) + ".state") +
+                                 "/parameters.safetensors");
   ASSERT_EQ(la.names(), lb.names());
   for (const auto& name : la.names()) EXPECT_TRUE(torch::allclose(la.load(name), lb.load(name), 1e-4, 1e-5)) << name;
   const auto ma = run_evaluate_ranker(multi, world);

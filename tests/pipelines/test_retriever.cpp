@@ -17,6 +17,7 @@
 #include "pipelines/retriever_examples.h"
 #include "pipelines/retriever_scoring.h"
 #include "pipelines/train_retriever.h"
+#include "pipelines/training/checkpointer.h"
 #include "pipelines/training/global_batch_plan.h"
 #include "tests/pipelines/synthetic_dataset.h"
 #include "tests/test_support.h"
@@ -212,8 +213,10 @@ TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
     EXPECT_DOUBLE_EQ(a.curve[i].metrics.at("Recall@10"), b.curve[i].metrics.at("Recall@10")) << i;
   }
   // Final parameters: the last state of both runs.
-  const SafetensorsCheckpoint pa(multi.in_run_dir(multi.retriever.checkpoint) + ".state/parameters.safetensors");
-  const SafetensorsCheckpoint pb(single.in_run_dir(single.retriever.checkpoint) + ".state/parameters.safetensors");
+  const SafetensorsCheckpoint pa(newest_saved_state(multi.in_run_dir(multi.retriever.checkpoint) + ".state") +
+                                 "/parameters.safetensors");
+  const SafetensorsCheckpoint pb(newest_saved_state(single.in_run_dir(single.retriever.checkpoint) + ".state") +
+                                 "/parameters.safetensors");
   ASSERT_EQ(pa.names(), pb.names());
   for (const auto& name : pa.names()) {
     EXPECT_TRUE(torch::allclose(pa.load(name), pb.load(name), 1e-4, 1e-5)) << name;

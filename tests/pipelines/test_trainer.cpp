@@ -1,11 +1,18 @@
 // The training loop on a toy task (least squares), so that its rules are tested apart from any
 // model: schedule length, validation cadence, best tracking, early stopping that stays stopped,
-// resume that continues, the LR schedule, and the empty step of a rank without examples.
+// resume that continues (bit for bit, after a crash anywhere), the non-finite guard, the LR
+// schedule, and the empty step of a rank without examples.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 
+#include "core/error.h"
+#include "core/fault_injection.h"
+#include "core/safetensors.h"
 #include "distributed/mpi_communicator.h"
+#include "pipelines/training/checkpointer.h"
 #include "pipelines/training/lr_schedule.h"
 #include "pipelines/training/trainer.h"
 #include "tests/test_support.h"
@@ -54,6 +61,43 @@ class LeastSquaresTask : public TrainingTask {
   int64_t first_, count_;
   torch::Tensor w_;
   torch::optim::SGD optimizer_;
+};
+
+// The same regression with what makes exact resume hard: random draws from the default generator
+// (like dropout) in every loss, and an optimizer with state (Adam's moments and step count).
+class NoisyTask : public TrainingTask {
+ public:
+  NoisyTask()
+      : w_(torch::zeros({2}, torch::kDouble).requires_grad_(true)), optimizer_({w_}, torch::optim::AdamOptions(0.05)) {}
+
+  int64_t num_local_examples() const override { return 20; }
+  std::vector<torch::Tensor> parameters() const override { return {w_}; }
+  std::map<std::string, torch::Tensor> named_parameters() const override { return {{"w", w_}}; }
+  torch::optim::Optimizer& optimizer() override { return optimizer_; }
+
+  Loss loss(const std::vector<int64_t>& batch) override {
+    const auto n = static_cast<int64_t>(batch.size());
+    auto x = torch::stack({torch::tensor(batch, torch::kDouble) / 20.0, torch::ones({n}, torch::kDouble)}, 1);
+    x = x * (torch::rand({n, 2}, torch::kDouble) > 0.2);  // [n, 2], dropout-like
+    const auto y = torch::matmul(x, torch::tensor({2.0, -1.0}, torch::kDouble));
+    return {(torch::matmul(x, w_) - y).pow(2).sum(), static_cast<double>(n)};
+  }
+  Validation validate() override {
+    return {{{"score", -(w_.detach() - torch::tensor({2.0, -1.0}, torch::kDouble)).norm().item<double>()}}, ""};
+  }
+  void save_best() override {}
+
+  torch::Tensor weights() const { return w_.detach().clone(); }
+
+ private:
+  torch::Tensor w_;
+  torch::optim::Adam optimizer_;
+};
+
+// Arms a fault for one scope.
+struct ArmedFault {
+  explicit ArmedFault(const std::string& spec) { set_fault_plan(parse_fault_plan(spec)); }
+  ~ArmedFault() { set_fault_plan(std::nullopt); }
 };
 
 TrainingOptions toy_options(const std::filesystem::path& dir) {
@@ -105,6 +149,109 @@ TEST(TrainingLoop, ValidatesOnScheduleKeepsTheBestAndResumes) {
   LeastSquaresTask other_task(0, 20);
   o.identity = "toy v2";
   EXPECT_EQ(run_training(other_task, o, self).steps_run, 45);
+}
+
+// A crash at step `crash` (a throw where a kill would be, before the update), then a restart: the
+// run ends exactly where the uninterrupted one ends, curve included.
+void expect_exact_resume(const std::string& fault, int64_t expect_resumed_from) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  auto o = toy_options(tmp.path() / "uninterrupted");
+  o.checkpoint_interval = 4;
+  o.patience = 100;
+  NoisyTask reference;
+  const auto expected = run_training(reference, o, self);
+
+  o = toy_options(tmp.path() / "crashed");
+  o.checkpoint_interval = 4;
+  o.patience = 100;
+  {
+    ArmedFault armed(fault);
+    NoisyTask crashed;
+    EXPECT_THROW(run_training(crashed, o, self), Error) << fault;
+  }
+  // Some other draws in between (another stage, a restart): the saved generator state wins.
+  torch::rand({100});
+  NoisyTask resumed;
+  const auto result = run_training(resumed, o, self);
+  EXPECT_EQ(result.steps, expected.steps);
+  EXPECT_EQ(result.steps_run, expected.steps - expect_resumed_from) << fault;
+  EXPECT_TRUE(torch::equal(resumed.weights(), reference.weights())) << fault;
+  ASSERT_EQ(result.curve.size(), expected.curve.size());
+  for (size_t i = 0; i < result.curve.size(); ++i) {
+    EXPECT_EQ(result.curve[i].train_loss, expected.curve[i].train_loss) << fault << " validation " << i;
+    EXPECT_EQ(result.curve[i].lr, expected.curve[i].lr) << fault << " validation " << i;
+  }
+  // Only the newest two states are kept.
+  int states = 0;
+  for (const auto& e : std::filesystem::directory_iterator(o.state_dir)) states += e.is_directory() ? 1 : 0;
+  EXPECT_EQ(states, 2);
+}
+
+TEST(TrainingLoop, AResumedRunIsTheUninterruptedOneBitForBit) {
+  expect_exact_resume("throw@step=13", 12);        // checkpoints every 4 steps: 12 is the newest
+  expect_exact_resume("throw@step=21", 20);        // 20: a validation
+  expect_exact_resume("throw@checkpoint=16", 12);  // a crash while step 16 is written: 12 survives
+}
+
+TEST(TrainingLoop, NonFiniteStepsAreSkippedAndTooManyStopTheRun) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  auto o = toy_options(tmp.path());
+  o.max_bad_steps = 3;
+  {
+    ArmedFault armed("nan@step=5-6");  // two in a row: skipped, training goes on
+    LeastSquaresTask task(0, 20);
+    const auto result = run_training(task, o, self);
+    EXPECT_EQ(result.steps, 30);
+    EXPECT_EQ(result.skipped_steps, 2);
+    EXPECT_TRUE(std::isfinite(result.curve.back().metrics.at("score")));
+    EXPECT_TRUE(std::isfinite(result.curve.back().train_loss));
+  }
+  o = toy_options(tmp.path() / "diverged");
+  o.max_bad_steps = 3;
+  o.checkpoint_interval = 2;
+  ArmedFault armed("nan@step=7-100");
+  LeastSquaresTask task(0, 20);
+  const auto message = testing::error_of([&] { run_training(task, o, self); });
+  EXPECT_CONTAINS(message, "3 steps in a row (steps 7-9)");
+  EXPECT_CONTAINS(message, "toy.max_bad_steps = 3");
+  // The last checkpoint is the one before the bad steps' first update could have happened, and finite.
+  const auto kept = newest_saved_state(o.state_dir);
+  EXPECT_CONTAINS(message, kept);
+  const auto w = load_safetensors(kept + "/parameters.safetensors").at("w");
+  EXPECT_TRUE(torch::isfinite(w).all().item<bool>());
+  EXPECT_TRUE(torch::equal(w, task.parameters()[0].detach()));  // skipped steps change nothing
+}
+
+TEST(TrainingLoop, ADamagedStateNamesTheFileAndTheWayOut) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  auto o = toy_options(tmp.path());
+  o.checkpoint_interval = 5;
+  LeastSquaresTask task(0, 20);
+  run_training(task, o, self);
+  const auto newest = newest_saved_state(o.state_dir);
+  {
+    std::ofstream damaged(newest + "/optimizer.safetensors", std::ios::trunc);
+    damaged << "not an archive";
+  }
+  LeastSquaresTask again(0, 20);
+  o.max_steps = 40;
+  const auto message = testing::error_of([&] { run_training(again, o, self); });
+  EXPECT_CONTAINS(message, newest + "/optimizer.safetensors: ");
+  EXPECT_CONTAINS(message, "delete " + newest + " to resume from step 25");
+  EXPECT_EQ(message.find("PytorchStreamReader"), std::string::npos) << "no LibTorch internals: " << message;
+  {
+    std::ofstream damaged(newest + "/state.json", std::ios::trunc);
+    damaged << "{";
+  }
+  EXPECT_CONTAINS(testing::error_of([&] { run_training(again, o, self); }), newest + "/state.json: not valid JSON");
+  // A tensor of another shape (the model changed) names the tensor.
+  std::filesystem::remove_all(newest);
+  save_safetensors(newest_saved_state(o.state_dir) + "/parameters.safetensors",
+                   {{"w", torch::zeros({3}, torch::kDouble)}});
+  EXPECT_CONTAINS(testing::error_of([&] { run_training(again, o, self); }), "w");
 }
 
 TEST(TrainingLoop, AnEarlyStoppedRunStaysStopped) {

@@ -1,0 +1,64 @@
+# Shared by the 2-rank command-line tests (sourced): a scratch directory, the launcher, a tiny
+# synthetic dataset and retriever config that train in seconds, and the ranker config on ../shared's
+# stories260K when it is there. Expects $bin (the llamarec binary) and $root (the source tree).
+tmp="$(mktemp -d)"
+trap 'pkill -9 -f -- "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+failures=0
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+np2() { LLAMAREC_BIN="$bin" bash "$root/launch/mpirun.sh" 2 "$@"; }
+problem() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+model="$root/../shared/models/stories260K-hf"
+has_ranker_model() { [ -f "$model/config.json" ]; }
+
+cat >"$tmp/tiny.toml" <<TOML
+[data]
+dataset = "$tmp/dataset.h5"
+synthetic_users = 300
+synthetic_items = 200
+synthetic_max_length = 30
+
+[retriever]
+max_len = 30
+hidden = 32
+num_blocks = 1
+batch_size = 16
+max_steps = 1200
+val_interval = 300
+checkpoint_interval = 25
+patience = 100
+
+[retrieval]
+candidates = "$tmp/candidates.h5"
+
+[ranker]
+model = "$model"
+dtype = "float32"
+batch_size = 8
+lr = 1e-3
+warmup_steps = 2
+max_steps = 48
+val_interval = 24
+checkpoint_interval = 3
+val_users = 16
+eval_batch_size = 8
+max_history = 5
+max_title_tokens = 8
+max_text_tokens = 256
+TOML
+
+# The dataset, a trained retriever and its candidates, shared by every run of a script.
+prepare_inputs() {
+  np2 preprocess -c "$tmp/tiny.toml" --set run.dir="$tmp/inputs" >"$tmp/prepare.log" 2>&1 &&
+    np2 train-retriever -c "$tmp/tiny.toml" --set run.dir="$tmp/inputs" >>"$tmp/prepare.log" 2>&1 &&
+    np2 retrieve -c "$tmp/tiny.toml" --set run.dir="$tmp/inputs" >>"$tmp/prepare.log" 2>&1 ||
+    { echo "FAIL preparing the inputs:"; tail -20 "$tmp/prepare.log"; exit 1; }
+}
+
+finish() {
+  if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed"
+    exit 1
+  fi
+  echo "all checks passed"
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Kill-anywhere resume, as an operator meets it: a 2-rank training is killed with SIGKILL at random
+# moments, and once in the middle of a checkpoint write, restarted after each kill, and must end
+# with byte-identical files to an uninterrupted run with the same seed: the best model and the
+# last training state (parameters, optimizer moments, every rank's generator). The retriever always; the
+# ranker too where ../shared has stories260K. Args: the llamarec binary, the source tree.
+set -uo pipefail
+bin="$1"
+root="$2"
+source "$root/tests/cli/np2_common.sh"
+kills="${KILLS:-4}"
+
+# The newest saved step under a state directory (0 when none).
+newest_step() {
+  local d
+  d="$(ls "$1" 2>/dev/null | grep -E '^step-[0-9]+$' | sort | tail -1)"
+  d="${d#step-}"
+  echo "$((10#${d:-0}))"
+}
+
+# same_files NAME DIR_A DIR_B FILE...: byte-identical files in both run directories.
+same_files() {
+  local name="$1" a="$2" b="$3"
+  shift 3
+  for f in "$@"; do
+    if ! cmp -s "$a/$f" "$b/$f"; then problem "$name: $f differs from the uninterrupted run's"; return; fi
+  done
+  echo "ok   $name: ${*} identical to the uninterrupted run's"
+}
+
+# A rank process of the run in $1 (not mpirun), at random.
+a_rank_of() { pgrep -f -- "^$bin .*run.dir=$1( |$)" | shuf -n 1; }
+
+# kill_and_resume NAME STAGE STATE INTERVAL FILES...: the uninterrupted run, then one killed $kills
+# times at random moments (and once inside a checkpoint write) and restarted each time; the same
+# end. INTERVAL: the config's checkpoint_interval.
+kill_and_resume() {
+  local name="$1" stage="$2" state="$3" interval="$4"
+  shift 4
+  local ref="$tmp/$name-ref" run="$tmp/$name-killed"
+  SECONDS=0
+  np2 "$stage" -c "$tmp/tiny.toml" --set run.dir="$ref" >"$tmp/$name-ref.log" 2>&1 ||
+    { problem "$name: the uninterrupted run failed"; tail -20 "$tmp/$name-ref.log"; return; }
+  local duration=$SECONDS steps=()
+  for k in $(seq 1 "$kills"); do
+    local before target
+    before="$(newest_step "$run/$state")"
+    target=$((before + interval * (1 + RANDOM % 2)))
+    np2 "$stage" -c "$tmp/tiny.toml" --set run.dir="$run" >"$tmp/$name-kill$k.log" 2>&1 &
+    local launcher=$!
+    # Once it has saved a few more states, at a random moment between two of them.
+    while kill -0 "$launcher" 2>/dev/null && [ "$(newest_step "$run/$state")" -lt "$target" ]; do sleep 0.02; done
+    sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
+    local victim
+    victim="$(a_rank_of "$run")"
+    if [ -n "$victim" ]; then kill -9 "$victim"; fi
+    wait "$launcher" && { problem "$name: run $k ended before its kill"; continue; }
+    steps+=("$(newest_step "$run/$state")")
+  done
+  # A kill inside the checkpoint write of the last saved step: its files are written, not committed.
+  local inside
+  inside="$(newest_step "$run/$state")"
+  inside=$((inside + interval - inside % interval))
+  np2 "$stage" -c "$tmp/tiny.toml" --set run.dir="$run" --inject-fault "kill@checkpoint=$inside,rank=0" \
+    >"$tmp/$name-kill-in-write.log" 2>&1 && problem "$name: the run with a kill inside a checkpoint write succeeded"
+  np2 "$stage" -c "$tmp/tiny.toml" --set run.dir="$run" >"$tmp/$name-final.log" 2>&1 ||
+    { problem "$name: the resumed run failed"; tail -20 "$tmp/$name-final.log"; return; }
+  local resumed_at
+  resumed_at="$(grep -o 'resuming [a-z]* training at step [0-9]*' "$tmp/$name-final.log" | grep -o '[0-9]*$')"
+  echo "note $name: uninterrupted run ${duration}s; $kills SIGKILLs, after which the newest states were steps ${steps[*]:-none}; a kill inside the write of step $inside; the final run resumed at step ${resumed_at:-none}"
+  [ -n "$resumed_at" ] || problem "$name: the final run did not resume"
+  local last_ref last_run
+  last_ref="$state/$(ls "$ref/$state" | sort | tail -1)"
+  last_run="$state/$(ls "$run/$state" | sort | tail -1)"
+  [ "$last_ref" = "$last_run" ] || problem "$name: last states differ: $last_ref vs $last_run"
+  same_files "$name" "$ref" "$run" "$@" "$last_ref/parameters.safetensors" "$last_ref/optimizer.safetensors" \
+    "$last_ref/generators.safetensors"
+}
+
+prepare_inputs
+kill_and_resume retriever train-retriever retriever.safetensors.state 25 retriever.safetensors
+if has_ranker_model; then
+  kill_and_resume ranker train-ranker ranker_adapter.state 3 ranker_adapter/adapter_model.safetensors
+else
+  echo "skip ranker: no $model"
+fi
+finish
