@@ -14,6 +14,18 @@ if(LLAMAREC_TORCH_CUDA)
   target_compile_definitions(llamarec_flags INTERFACE LLAMAREC_TORCH_CUDA=1)
 endif()
 
+# Sanitizers go on the shared flags, so that every target (and the shared PCH) has them. vptr is off:
+# LibTorch's classes come from a library built without it. Leaks are not checked (tests run with
+# detect_leaks=0): LibTorch and Open MPI keep process-lifetime allocations.
+if(LLAMAREC_SANITIZE OR LLAMAREC_FUZZ)
+  set(_sanitizers -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined)
+  target_compile_options(llamarec_flags INTERFACE ${_sanitizers} -fno-omit-frame-pointer)
+  target_link_options(llamarec_flags INTERFACE ${_sanitizers})
+endif()
+if(LLAMAREC_FUZZ)
+  target_compile_options(llamarec_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()
+
 # LibTorch headers cost ~20 s per translation unit; compile them once.
 add_library(llamarec_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/pch_stub.cpp)
 target_link_libraries(llamarec_pch PUBLIC llamarec_flags)

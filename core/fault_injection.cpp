@@ -34,12 +34,14 @@ const char* point_name(FaultPoint point) {
 }  // namespace
 
 FaultPlan parse_fault_plan(const std::string& spec) {
-  static const std::regex form(R"(^(throw|kill|nan)@(step|checkpoint|batch)=(\d{1,12})(?:-(\d{1,12}))?(?:,rank=(\d{1,6}))?$)");
+  static const std::regex form(
+      R"(^(throw|kill|nan)@(step|checkpoint|batch)=(\d{1,12})(?:-(\d{1,12}))?(?:,rank=(\d{1,6}))?$)");
   std::smatch m;
   if (!std::regex_match(spec, m, form)) {
-    fail("--inject-fault {}: expected KIND@POINT=FIRST[-LAST][,rank=R] with KIND throw, kill or nan and POINT step, "
-         "checkpoint or batch (e.g. throw@step=20,rank=1)",
-         spec);
+    fail(
+        "--inject-fault {}: expected KIND@POINT=FIRST[-LAST][,rank=R] with KIND throw, kill or nan and POINT step, "
+        "checkpoint or batch (e.g. throw@step=20,rank=1)",
+        spec);
   }
   FaultPlan plan;
   plan.kind = m[1] == "throw" ? FaultKind::kThrow : m[1] == "kill" ? FaultKind::kKill : FaultKind::kNan;

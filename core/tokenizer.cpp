@@ -11,6 +11,19 @@
 #include "core/sentencepiece_shim/spm_shim.h"
 
 namespace llamarec {
+namespace {
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kDeepBind = 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr int kDeepBind = 0;
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
+}  // namespace
 
 namespace {
 
@@ -60,8 +73,9 @@ const Plugin& plugin() {
         continue;
       }
       // DEEPBIND: the plugin and libsentencepiece resolve their protobuf symbols among themselves,
-      // not to LibTorch's libprotobuf already in the process.
-      void* library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      // not to LibTorch's libprotobuf already in the process. AddressSanitizer cannot run with it
+      // (google/sanitizers#611), so sanitized builds go without and hope for no clash.
+      void* library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
       if (library == nullptr) {
         tried += fmt::format("\n  {}: {}", candidate.string(), dlerror());
         continue;

@@ -9,6 +9,7 @@ packages=(
   libtomlplusplus-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   clang-format                               # launch/format.sh --check (CI)
+  clang libclang-rt-14-dev                   # launch/sanitize.sh: ASan + UBSan, libFuzzer
   procps                                     # pgrep/pkill: the kill-and-resume and failing-rank tests
 )
 missing=()

@@ -61,11 +61,6 @@ H5Attributes provenance(const PreprocessOptions& o, const RawDataset& raw, const
 
 }  // namespace
 
-const std::vector<std::string>& preprocess_formats() {
-  static const std::vector<std::string> formats = {"movielens", "amazon", "recbole", "synthetic"};
-  return formats;
-}
-
 RawDataset import_raw_dataset(const PreprocessOptions& o) {
   if (o.format == "synthetic") return generate_synthetic(o.synthetic);
   if (std::find(preprocess_formats().begin(), preprocess_formats().end(), o.format) == preprocess_formats().end()) {

@@ -2,6 +2,11 @@
 
 namespace llamarec {
 
+const std::vector<std::string>& preprocess_formats() {
+  static const std::vector<std::string> formats = {"movielens", "amazon", "recbole", "synthetic"};
+  return formats;
+}
+
 PreprocessOptions preprocess_options(const Config& config) {
   const DataConfig& d = config.data;
   PreprocessOptions o;

@@ -14,8 +14,8 @@
 
 namespace llamarec {
 
-std::map<std::string, torch::Tensor> optimizer_state_tensors(
-    torch::optim::Optimizer& optimizer, const std::map<std::string, torch::Tensor>& parameters);
+std::map<std::string, torch::Tensor> optimizer_state_tensors(torch::optim::Optimizer& optimizer,
+                                                             const std::map<std::string, torch::Tensor>& parameters);
 
 // Replaces the optimizer's state by `saved` (as written by optimizer_state_tensors). A tensor for
 // no parameter, of the wrong shape, or missing is an error naming `file` and the tensor.

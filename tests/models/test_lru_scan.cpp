@@ -115,7 +115,9 @@ TEST(LruScan, GradientsOfBothScansMatchTheStepwiseRecurrence) {
   torch::manual_seed(3);
   const int64_t B = 3, L = 8, H = 5;
   const auto mask = left_padded_mask({0, 3, 7}, L);
-  auto [nu0, theta0] = ring_logs(H);
+  const auto logs = ring_logs(H);  // a pair; a lambda cannot capture structured bindings in C++17
+  const auto& nu0 = std::get<0>(logs);
+  const auto& theta0 = std::get<1>(logs);
   const auto weights = torch::randn({B, L, 2 * H}, torch::kDouble);
   const auto h0 = torch::randn({B, L, 2 * H}, torch::kDouble);
 

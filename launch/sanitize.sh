@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# AddressSanitizer + UndefinedBehaviorSanitizer, and libFuzzer on the file parsers, with clang in
+# ${SANITIZE_BUILD_DIR:-build-sanitize}:
+#   - the test binaries in $SANITIZE_TESTS (default: test_core test_models) run under ASan + UBSan,
+#     all but the tests that load a SentencePiece model: ASan cannot dlopen our SentencePiece plugin
+#     with RTLD_DEEPBIND (google/sanitizers#611), and without it libsentencepiece meets LibTorch's
+#     protobuf of another version (core/tokenizer.cpp);
+#   - every fuzz target (tests/fuzz/) runs for $FUZZ_SECONDS seconds (default 60; 0 = none), two at a
+#     time, from its seeds in tests/fuzz/corpus/. A crash leaves its input under
+#     build-sanitize/fuzz/crashes/<target>/ and fails the script: fix it, then keep the input in
+#     tests/fuzz/regressions/<target>/ (the normal suite replays it).
+# Needs clang and libclang-rt (launch/install_deps.sh installs them).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${SANITIZE_BUILD_DIR:-$root/build-sanitize}"
+tests="${SANITIZE_TESTS-test_core test_models}"
+seconds="${FUZZ_SECONDS:-60}"
+targets=(safetensors config hf_config python_literal movielens amazon recbole)
+
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DLLAMAREC_SANITIZE=ON -DLLAMAREC_FUZZ=ON -DLLAMAREC_BUILD_BENCHMARKS=OFF >/dev/null
+to_build=()
+for t in $tests; do to_build+=("$t"); done
+if [ "$seconds" -gt 0 ]; then for t in "${targets[@]}"; do to_build+=("fuzz_$t"); done; fi
+cmake --build "$build" -j "$(nproc)" --target llamarec_spm_shim "${to_build[@]}"
+
+# Leaks are not checked: LibTorch and Open MPI keep allocations for the life of the process.
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+status=0
+for t in $tests; do
+  echo "sanitize: $t under ASan + UBSan"
+  "$build/tests/$t" --gtest_brief=1 --gtest_filter="-Tokenizer.*:LlamaStories.GreedyReproducesLlama2cOutput" || { echo "sanitize: $t FAILED"; status=1; }
+done
+
+fuzz_one() {
+  local t="$1" corpus="$build/fuzz/corpus/$1" crashes="$build/fuzz/crashes/$1/"
+  mkdir -p "$corpus" "$crashes"
+  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -detect_leaks=0 \
+    -artifact_prefix="$crashes" "$corpus" "$root/tests/fuzz/corpus/$t" >"$build/fuzz/$t.log" 2>&1
+  local rc=$?
+  local runs
+  runs="$(grep -o 'Done [0-9]* runs' "$build/fuzz/$t.log" | grep -o '[0-9]*' || echo '?')"
+  if [ "$rc" -eq 0 ]; then
+    echo "fuzz: $t: $runs executions in ${seconds}s, $(ls "$corpus" | wc -l) inputs in the corpus, no crash"
+  else
+    echo "fuzz: $t: CRASH (exit $rc), input in $crashes:"
+    grep -E "ERROR|SUMMARY|terminate|what\(\)" "$build/fuzz/$t.log" | head -5
+    return 1
+  fi
+}
+if [ "$seconds" -gt 0 ]; then
+  for ((i = 0; i < ${#targets[@]}; i += 2)); do
+    pids=()
+    for t in "${targets[@]:i:2}"; do fuzz_one "$t" & pids+=($!); done
+    for p in "${pids[@]}"; do wait "$p" || status=1; done
+  done
+fi
+exit $status

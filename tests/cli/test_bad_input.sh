@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Bad input as users hand it to us, one case a line: each must exit non-zero with a message that
+# names the file or key and the problem, and leave no partial output behind. Under mpirun -np 2
+# where the stage runs sharded. Args: the llamarec binary, the source tree.
+set -uo pipefail
+bin="$1"
+root="$2"
+source "$root/tests/cli/np2_common.sh"
+cases=0
+
+# rejects NAME REGEX NO_OUTPUT COMMAND...: non-zero exit, a line matching REGEX, and no NO_OUTPUT
+# file afterwards ("-": nothing to check).
+rejects() {
+  local name="$1" regex="$2" absent="$3"
+  shift 3
+  cases=$((cases + 1))
+  local out rc
+  out="$(timeout 120 "$@" 2>&1)"
+  rc=$?
+  if [ "$rc" -eq 0 ]; then problem "$name: exited 0"; return; fi
+  local line
+  line="$(grep -m1 -E -- "$regex" <<<"$out")"
+  if [ -z "$line" ]; then problem "$name: no line matches /$regex/"; echo "$out" | grep -E 'error' | tail -3; return; fi
+  if [ "$absent" != "-" ] && [ -e "$absent" ]; then problem "$name: left $absent behind"; return; fi
+  if grep -q -E "PytorchStreamReader|HDF5-DIAG|terminate called|Exception raised from" <<<"$out"; then
+    problem "$name: a library's internal message leaked"; echo "$out" | tail -5; return
+  fi
+  echo "ok   $name | ${line#llamarec: }"
+}
+
+# A .safetensors file from a JSON header and a data section of N zero bytes.
+safetensors() {
+  local path="$1" header="$2" data_bytes="$3"
+  local n=${#header}
+  {
+    printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x00\\x00\\x00' $((n & 255)) $(((n >> 8) & 255)) $(((n >> 16) & 255)) $(((n >> 24) & 255)))"
+    printf '%s' "$header"
+    head -c "$data_bytes" /dev/zero
+  } >"$path"
+}
+
+prepare_inputs
+in="$tmp/inputs"
+np2=(env LLAMAREC_BIN="$bin" bash "$root/launch/mpirun.sh" 2)
+cfg="$tmp/tiny.toml"
+
+# Config files and overrides.
+printf '[retriever]\nbatch_size = = 3\n' >"$tmp/malformed.toml"
+rejects "malformed TOML" "malformed.toml:2:.*malformed TOML" - "$bin" config -c "$tmp/malformed.toml"
+printf '[retriever]\nbatchsize = 3\n' >"$tmp/unknown.toml"
+rejects "unknown key" "unknown.toml: unknown key retriever.batchsize" - "$bin" config -c "$tmp/unknown.toml"
+printf '[retriever]\nbatch_size = "big"\n' >"$tmp/type.toml"
+rejects "wrong type" "type.toml: retriever.batch_size must be" - "$bin" config -c "$tmp/type.toml"
+printf '[retriever]\ndropout = 1.5\n' >"$tmp/range.toml"
+rejects "out-of-range value" "range.toml: retriever.dropout is invalid: expected in \[0, 1\)" - \
+  "$bin" config -c "$tmp/range.toml"
+rejects "override of an unknown key" "--set retriever.nope: unknown key nope in \[retriever\]" - \
+  "$bin" config --set retriever.nope=1
+rejects "out-of-range override" "--set ranker.num_candidates=30: ranker.num_candidates is invalid" - \
+  "$bin" config --set ranker.num_candidates=30
+
+# Raw data.
+rejects "missing raw data" "$tmp/no/such/folder" "$tmp/p1/dataset.h5" \
+  "$bin" preprocess -c "$cfg" --set run.dir="$tmp/p1" --set data.dataset=dataset.h5 --format movielens \
+  --input "$tmp/no/such/folder"
+mkdir -p "$tmp/ml"
+printf 'userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,4.0,2\n2,1,3.0,3\n' >"$tmp/ml/ratings.csv"
+printf 'movieId,title,genres\n1,A (1999),Drama\n2,B (2000),Drama\n' >"$tmp/ml/movies.csv"
+rejects "empty dataset after filtering" "min_user_count|nothing is left|no user" "$tmp/p2/dataset.h5" \
+  "$bin" preprocess -c "$cfg" --set run.dir="$tmp/p2" --set data.dataset=dataset.h5 --format movielens \
+  --input "$tmp/ml"
+printf 'userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,lots,2\n' >"$tmp/ml/ratings.csv"
+rejects "a malformed record names file and line" "ratings.csv:3" "$tmp/p3/dataset.h5" \
+  "$bin" preprocess -c "$cfg" --set run.dir="$tmp/p3" --set data.dataset=dataset.h5 --format movielens \
+  --input "$tmp/ml"
+
+# Datasets.
+head -c 3000 "$tmp/dataset.h5" >"$tmp/truncated.h5"
+rejects "truncated HDF5 dataset" "truncated.h5" "$tmp/t1/retriever.safetensors" \
+  "${np2[@]}" train-retriever -c "$cfg" --set run.dir="$tmp/t1" --set data.dataset="$tmp/truncated.h5"
+rejects "foreign HDF5 (a candidates file as the dataset)" "$tmp/candidates.h5" "$tmp/t2/retriever.safetensors" \
+  "${np2[@]}" train-retriever -c "$cfg" --set run.dir="$tmp/t2" --set data.dataset="$tmp/candidates.h5"
+printf 'not hdf5 at all' >"$tmp/text.h5"
+rejects "a text file as the dataset" "text.h5" "$tmp/t3/retriever.safetensors" \
+  "${np2[@]}" train-retriever -c "$cfg" --set run.dir="$tmp/t3" --set data.dataset="$tmp/text.h5"
+
+# Checkpoints.
+head -c 200 "$in/retriever.safetensors" >"$tmp/truncated.safetensors"
+rejects "truncated safetensors" "truncated.safetensors" "$tmp/r1.h5" \
+  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set retriever.checkpoint="$tmp/truncated.safetensors" \
+  --set retrieval.candidates="$tmp/r1.h5"
+safetensors "$tmp/outside.safetensors" '{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}' 8
+rejects "header offsets outside the file" "outside.safetensors" "$tmp/r2.h5" \
+  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set retriever.checkpoint="$tmp/outside.safetensors" \
+  --set retrieval.candidates="$tmp/r2.h5"
+safetensors "$tmp/overlap.safetensors" \
+  '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}' 12
+rejects "overlapping tensors" "overlap.safetensors.*overlap" "$tmp/r3.h5" \
+  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set retriever.checkpoint="$tmp/overlap.safetensors" \
+  --set retrieval.candidates="$tmp/r3.h5"
+safetensors "$tmp/dtype.safetensors" '{"a":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}}' 2
+rejects "unsupported dtype" "dtype.safetensors.*F8_E4M3" "$tmp/r4.h5" \
+  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set retriever.checkpoint="$tmp/dtype.safetensors" \
+  --set retrieval.candidates="$tmp/r4.h5"
+"$bin" preprocess -c "$cfg" --set run.dir="$tmp/other" --set data.dataset=dataset.h5 --set data.synthetic_items=150 \
+  >/dev/null 2>&1 || problem "preprocessing a second dataset"
+rejects "a checkpoint for another dataset" "retriever.safetensors.*(items|num_items)" "$tmp/r5.h5" \
+  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set data.dataset="$tmp/other/dataset.h5" \
+  --set retrieval.candidates="$tmp/r5.h5"
+
+# A Hugging Face Llama directory (past the tokenizer only with ../shared's Llama 2 tokenizer).
+mkdir -p "$tmp/llama"
+rejects "a model directory without a tokenizer" "llama/tokenizer.model: tokenizer model not found" "$tmp/l0/ranker_adapter" \
+  "${np2[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l0" --set ranker.model="$tmp/llama"
+if ! has_ranker_model; then
+  echo "skip the Llama config cases: no $model (its tokenizer is needed to get that far)"
+  echo "$cases bad-input cases"
+  finish
+  exit
+fi
+printf '{"hidden_size": 64, "intermediate_size": 172, "num_attention_heads": 7, "num_key_value_heads": 7, "num_hidden_layers": 2, "vocab_size": 512, "max_position_embeddings": 256, "rms_norm_eps": 1e-5}\n' \
+  >"$tmp/llama/config.json"
+rejects "Llama config with inconsistent heads" "config.json.*(num_attention_heads|hidden_size)" "$tmp/l1/ranker_adapter" \
+  "${np2[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l1" --set ranker.model="$tmp/llama" \
+  --set ranker.tokenizer="${model}/tokenizer.model"
+sed -i 's/"num_attention_heads": 7, "num_key_value_heads": 7/"num_attention_heads": 8, "num_key_value_heads": 8/' \
+  "$tmp/llama/config.json"
+printf '{"weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}}\n' \
+  >"$tmp/llama/model.safetensors.index.json"
+rejects "sharded index naming a missing shard" "model-00001-of-00002.safetensors" "$tmp/l2/ranker_adapter" \
+  "${np2[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l2" --set ranker.model="$tmp/llama" \
+  --set ranker.tokenizer="${model}/tokenizer.model"
+
+echo "$cases bad-input cases"
+finish
