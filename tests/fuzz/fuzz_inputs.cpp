@@ -115,8 +115,9 @@ void fuzz_recbole(const uint8_t* data, size_t size) {
 
 const std::vector<FuzzTarget>& fuzz_targets() {
   static const std::vector<FuzzTarget> targets = {
-      {"safetensors", fuzz_safetensors}, {"config", fuzz_config},       {"hf_config", fuzz_hf_config},
-      {"python_literal", fuzz_python_literal}, {"movielens", fuzz_movielens}, {"amazon", fuzz_amazon},
+      {"safetensors", fuzz_safetensors}, {"config", fuzz_config},
+      {"hf_config", fuzz_hf_config},     {"python_literal", fuzz_python_literal},
+      {"movielens", fuzz_movielens},     {"amazon", fuzz_amazon},
       {"recbole", fuzz_recbole},
   };
   return targets;
