@@ -201,6 +201,19 @@ TEST(SequenceDataset, BadFilesGiveClearErrors) {
   message = error_of([&] { SequenceDataset::open(no_version); });
   EXPECT_NE(message.find("schema_version"), std::string::npos) << message;
 
+  // A dataset of another schema version (a newer release's) names the version it found and the one it reads.
+  const auto other_version = (dir / "other_version.h5").string();
+  {
+    Hdf5File file(other_version, Hdf5File::Mode::kCreate);
+    file.write_int64("offsets", {0});
+    file.set_attribute("schema_version", int64_t{99});
+    file.close();
+  }
+  message = error_of([&] { SequenceDataset::open(other_version); });
+  EXPECT_NE(message.find(other_version + ": schema_version 99 is not supported (this build reads version 1)"),
+            std::string::npos)
+      << message;
+
   const auto partial = (dir / "partial.h5").string();
   {
     Hdf5File file(partial, Hdf5File::Mode::kCreate);
