@@ -68,9 +68,8 @@ void Checkpointer::save(const TrainingState& state, const std::map<std::string, 
   comm_.all_gather(mine, all);
   if (comm_.rank() != 0) return;
 
-  const auto saved = step_dirs(dir_);
   if (discard_saved_) {
-    for (const auto& d : saved) fs::remove_all(d.path);
+    for (const auto& d : step_dirs(dir_)) fs::remove_all(d.path);
     discard_saved_ = false;
   }
   const auto target = (fs::path(dir_) / step_dir_name(state.step)).string();

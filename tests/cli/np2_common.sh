@@ -5,7 +5,8 @@ tmp="$(mktemp -d)"
 trap 'pkill -9 -f -- "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 failures=0
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-np2() { LLAMAREC_BIN="$bin" bash "$root/launch/mpirun.sh" 2 "$@"; }
+np2_command=(env LLAMAREC_BIN="$bin" bash "$root/launch/mpirun.sh" 2)  # for `timeout`, which runs no functions
+np2() { "${np2_command[@]}" "$@"; }
 problem() { echo "FAIL $*"; failures=$((failures + 1)); }
 
 model="$root/../shared/models/stories260K-hf"

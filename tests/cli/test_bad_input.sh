@@ -41,7 +41,6 @@ safetensors() {
 
 prepare_inputs
 in="$tmp/inputs"
-np2=(env LLAMAREC_BIN="$bin" bash "$root/launch/mpirun.sh" 2)
 cfg="$tmp/tiny.toml"
 
 # Config files and overrides.
@@ -77,41 +76,38 @@ rejects "a malformed record names file and line" "ratings.csv:3" "$tmp/p3/datase
 # Datasets.
 head -c 3000 "$tmp/dataset.h5" >"$tmp/truncated.h5"
 rejects "truncated HDF5 dataset" "truncated.h5" "$tmp/t1/retriever.safetensors" \
-  "${np2[@]}" train-retriever -c "$cfg" --set run.dir="$tmp/t1" --set data.dataset="$tmp/truncated.h5"
+  "${np2_command[@]}" train-retriever -c "$cfg" --set run.dir="$tmp/t1" --set data.dataset="$tmp/truncated.h5"
 rejects "foreign HDF5 (a candidates file as the dataset)" "$tmp/candidates.h5" "$tmp/t2/retriever.safetensors" \
-  "${np2[@]}" train-retriever -c "$cfg" --set run.dir="$tmp/t2" --set data.dataset="$tmp/candidates.h5"
+  "${np2_command[@]}" train-retriever -c "$cfg" --set run.dir="$tmp/t2" --set data.dataset="$tmp/candidates.h5"
 printf 'not hdf5 at all' >"$tmp/text.h5"
 rejects "a text file as the dataset" "text.h5" "$tmp/t3/retriever.safetensors" \
-  "${np2[@]}" train-retriever -c "$cfg" --set run.dir="$tmp/t3" --set data.dataset="$tmp/text.h5"
+  "${np2_command[@]}" train-retriever -c "$cfg" --set run.dir="$tmp/t3" --set data.dataset="$tmp/text.h5"
 
-# Checkpoints.
+# Checkpoints. retrieve_with NAME REGEX CHECKPOINT: retrieval with that checkpoint is rejected and
+# writes no candidates.
+retrieve_with() {
+  rejects "$1" "$2" "$tmp/$1.h5" "${np2_command[@]}" retrieve -c "$cfg" --set run.dir="$in" \
+    --set retriever.checkpoint="$3" --set retrieval.candidates="$tmp/$1.h5"
+}
 head -c 200 "$in/retriever.safetensors" >"$tmp/truncated.safetensors"
-rejects "truncated safetensors" "truncated.safetensors" "$tmp/r1.h5" \
-  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set retriever.checkpoint="$tmp/truncated.safetensors" \
-  --set retrieval.candidates="$tmp/r1.h5"
+retrieve_with "truncated safetensors" "truncated.safetensors" "$tmp/truncated.safetensors"
 safetensors "$tmp/outside.safetensors" '{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}' 8
-rejects "header offsets outside the file" "outside.safetensors" "$tmp/r2.h5" \
-  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set retriever.checkpoint="$tmp/outside.safetensors" \
-  --set retrieval.candidates="$tmp/r2.h5"
+retrieve_with "header offsets outside the file" "outside.safetensors" "$tmp/outside.safetensors"
 safetensors "$tmp/overlap.safetensors" \
   '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}' 12
-rejects "overlapping tensors" "overlap.safetensors.*overlap" "$tmp/r3.h5" \
-  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set retriever.checkpoint="$tmp/overlap.safetensors" \
-  --set retrieval.candidates="$tmp/r3.h5"
+retrieve_with "overlapping tensors" "overlap.safetensors.*overlap" "$tmp/overlap.safetensors"
 safetensors "$tmp/dtype.safetensors" '{"a":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}}' 2
-rejects "unsupported dtype" "dtype.safetensors.*F8_E4M3" "$tmp/r4.h5" \
-  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set retriever.checkpoint="$tmp/dtype.safetensors" \
-  --set retrieval.candidates="$tmp/r4.h5"
+retrieve_with "unsupported dtype" "dtype.safetensors.*F8_E4M3" "$tmp/dtype.safetensors"
 "$bin" preprocess -c "$cfg" --set run.dir="$tmp/other" --set data.dataset=dataset.h5 --set data.synthetic_items=150 \
   >/dev/null 2>&1 || problem "preprocessing a second dataset"
 rejects "a checkpoint for another dataset" "retriever.safetensors.*(items|num_items)" "$tmp/r5.h5" \
-  "${np2[@]}" retrieve -c "$cfg" --set run.dir="$in" --set data.dataset="$tmp/other/dataset.h5" \
+  "${np2_command[@]}" retrieve -c "$cfg" --set run.dir="$in" --set data.dataset="$tmp/other/dataset.h5" \
   --set retrieval.candidates="$tmp/r5.h5"
 
 # A Hugging Face Llama directory (past the tokenizer only with ../shared's Llama 2 tokenizer).
 mkdir -p "$tmp/llama"
 rejects "a model directory without a tokenizer" "llama/tokenizer.model: tokenizer model not found" "$tmp/l0/ranker_adapter" \
-  "${np2[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l0" --set ranker.model="$tmp/llama"
+  "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l0" --set ranker.model="$tmp/llama"
 if ! has_ranker_model; then
   echo "skip the Llama config cases: no $model (its tokenizer is needed to get that far)"
   echo "$cases bad-input cases"
@@ -121,14 +117,14 @@ fi
 printf '{"hidden_size": 64, "intermediate_size": 172, "num_attention_heads": 7, "num_key_value_heads": 7, "num_hidden_layers": 2, "vocab_size": 512, "max_position_embeddings": 256, "rms_norm_eps": 1e-5}\n' \
   >"$tmp/llama/config.json"
 rejects "Llama config with inconsistent heads" "config.json.*(num_attention_heads|hidden_size)" "$tmp/l1/ranker_adapter" \
-  "${np2[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l1" --set ranker.model="$tmp/llama" \
+  "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l1" --set ranker.model="$tmp/llama" \
   --set ranker.tokenizer="${model}/tokenizer.model"
 sed -i 's/"num_attention_heads": 7, "num_key_value_heads": 7/"num_attention_heads": 8, "num_key_value_heads": 8/' \
   "$tmp/llama/config.json"
 printf '{"weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}}\n' \
   >"$tmp/llama/model.safetensors.index.json"
 rejects "sharded index naming a missing shard" "model-00001-of-00002.safetensors" "$tmp/l2/ranker_adapter" \
-  "${np2[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l2" --set ranker.model="$tmp/llama" \
+  "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l2" --set ranker.model="$tmp/llama" \
   --set ranker.tokenizer="${model}/tokenizer.model"
 
 echo "$cases bad-input cases"

@@ -16,8 +16,7 @@ fails() {
   shift 3
   SECONDS=0
   local out rc
-  out="$(timeout "$limit" bash -c 'LLAMAREC_BIN="$0" bash "$1/launch/mpirun.sh" 2 "${@:2}"' "$bin" "$root" "$stage" \
-    -c "$tmp/tiny.toml" "$@" 2>&1)"
+  out="$(timeout "$limit" "${np2_command[@]}" "$stage" -c "$tmp/tiny.toml" "$@" 2>&1)"
   rc=$?
   local took=$SECONDS
   if [ "$rc" -eq 124 ]; then problem "$name: still running after ${limit}s (hung)"; return; fi
