@@ -1,5 +1,6 @@
 #include "core/hdf5_file.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <utility>
 
@@ -10,8 +11,31 @@
 namespace llamarec {
 namespace {
 
-// HDF5 prints its error stack to stderr by default; our errors carry the message instead.
-void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+// Once, before any other HDF5 call (every one goes through Hdf5File):
+// - HDF5 prints its error stack to stderr by default; our errors carry the message instead.
+// - no clean-up at exit: a file whose close failed (disk full) stays in HDF5's table, and closing it
+//   again from atexit crashes (H5F__close_cb). Every file we write is closed explicitly before it
+//   is committed, so there is nothing left for exit to flush.
+void init_hdf5() {
+  static const bool done = [] {
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+// HDF5's system-call failures read "file write failed: time = ..., filename = ..., errno = 28,
+// error message = 'No space left on device', buf = ..."; keep the first words and the reason.
+std::string shorten_system_error(const std::string& text) {
+  const std::string marker = "error message = '";
+  const auto at = text.find(marker);
+  if (at == std::string::npos) return text;
+  const auto begin = at + marker.size();
+  const auto end = text.find('\'', begin);
+  const auto head = text.substr(0, std::min(text.find(':'), text.size()));
+  return head + ": " + text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+}
 
 herr_t innermost_error(unsigned n, const H5E_error2_t* entry, void* data) {
   auto* out = static_cast<std::string*>(data);
@@ -21,7 +45,7 @@ herr_t innermost_error(unsigned n, const H5E_error2_t* entry, void* data) {
     char buffer[256] = {0};
     if (H5Eget_msg(entry->min_num, nullptr, buffer, sizeof(buffer)) > 0) text = buffer;
   }
-  *out = text;
+  *out = shorten_system_error(text);
   return 0;
 }
 
@@ -107,7 +131,7 @@ herr_t H5Handle::reset() {
 }
 
 Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
-  silence_hdf5_errors();
+  init_hdf5();
   H5Handle fapl = make_handle(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, path, "cannot create file access properties");
   if (mode == Mode::kCreate) {
     file_ = make_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose, path,

@@ -37,16 +37,18 @@ done
 fuzz_one() {
   local t="$1" corpus="$build/fuzz/corpus/$1" crashes="$build/fuzz/crashes/$1/"
   mkdir -p "$corpus" "$crashes"
+  # `|| rc=$?`: under set -e a bare failing fuzzer would end this function before it reports.
+  local rc=0 seeds=("$root/tests/fuzz/corpus/$t")
+  if [ -d "$root/tests/fuzz/regressions/$t" ]; then seeds+=("$root/tests/fuzz/regressions/$t"); fi
   "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -detect_leaks=0 \
-    -artifact_prefix="$crashes" "$corpus" "$root/tests/fuzz/corpus/$t" >"$build/fuzz/$t.log" 2>&1
-  local rc=$?
+    -artifact_prefix="$crashes" "$corpus" "${seeds[@]}" >"$build/fuzz/$t.log" 2>&1 || rc=$?
   local runs
   runs="$(grep -o 'Done [0-9]* runs' "$build/fuzz/$t.log" | grep -o '[0-9]*' || echo '?')"
   if [ "$rc" -eq 0 ]; then
     echo "fuzz: $t: $runs executions in ${seconds}s, $(ls "$corpus" | wc -l) inputs in the corpus, no crash"
   else
     echo "fuzz: $t: CRASH (exit $rc), input in $crashes:"
-    grep -E "ERROR|SUMMARY|terminate|what\(\)" "$build/fuzz/$t.log" | head -5
+    grep -E "ERROR|SUMMARY|runtime error|terminate|what\(\)" "$build/fuzz/$t.log" | head -5 || true
     return 1
   fi
 }

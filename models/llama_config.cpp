@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/json_value.h"
 
 namespace llamarec {
 
@@ -11,12 +12,7 @@ namespace {
 
 template <class T>
 void read(const nlohmann::json& json, const std::string& where, const char* key, T& out) {
-  if (!json.contains(key) || json[key].is_null()) return;
-  try {
-    out = json[key].get<T>();
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: key '{}' has the wrong type ({})", where, key, json[key].dump());
-  }
+  out = json_field_or(json, key, out, where);
 }
 
 void require_positive(const std::string& where, const char* key, int64_t value) {

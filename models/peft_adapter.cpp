@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_value.h"
 #include "core/safetensors.h"
 
 namespace llamarec {
@@ -105,14 +106,7 @@ LoraConfig load_peft_config(const std::string& dir) {
     fail("{}: not valid JSON: {}", path, e.what());
   }
   auto has = [&](const char* key) { return json.contains(key) && !json[key].is_null(); };
-  auto get = [&](const char* key, auto fallback) {
-    if (!has(key)) return fallback;
-    try {
-      return json[key].get<decltype(fallback)>();
-    } catch (const nlohmann::json::exception&) {
-      fail("{}: key '{}' has the wrong type ({})", path, key, json[key].dump());
-    }
-  };
+  auto get = [&](const char* key, auto fallback) { return json_field_or(json, key, fallback, path); };
   if (get("peft_type", std::string()) != "LORA")
     fail("{}: peft_type is {}, only LORA adapters are supported", path,
          has("peft_type") ? json["peft_type"].dump() : "missing");

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/json_value.h"
 #include "core/safetensors.h"
 
 namespace llamarec {
@@ -42,19 +43,21 @@ LruRec load_retriever(const std::string& path) {
   const auto it = metadata.find(kConfigKey);
   if (it == metadata.end()) fail("{}: not a llamarec retriever checkpoint (no {} metadata)", path, kConfigKey);
   LruConfig c;
+  nlohmann::json meta;
   try {
-    const auto meta = nlohmann::json::parse(it->second);
-    c.num_items = meta.at("num_items").get<int64_t>();
-    c.hidden = meta.at("hidden").get<int64_t>();
-    c.num_blocks = meta.at("num_blocks").get<int64_t>();
-    c.dropout = meta.at("dropout").get<double>();
-    c.attn_dropout = meta.at("attn_dropout").get<double>();
-    c.r_min = meta.at("r_min").get<double>();
-    c.r_max = meta.at("r_max").get<double>();
-    c.scan = parse_lru_scan(meta.at("scan").get<std::string>(), path);
+    meta = nlohmann::json::parse(it->second);
   } catch (const nlohmann::json::exception& e) {
     fail("{}: malformed {} metadata: {}", path, kConfigKey, e.what());
   }
+  const std::string where = path + ": " + kConfigKey + " metadata";
+  c.num_items = json_field<int64_t>(meta, "num_items", where);
+  c.hidden = json_field<int64_t>(meta, "hidden", where);
+  c.num_blocks = json_field<int64_t>(meta, "num_blocks", where);
+  c.dropout = json_field<double>(meta, "dropout", where);
+  c.attn_dropout = json_field<double>(meta, "attn_dropout", where);
+  c.r_min = json_field<double>(meta, "r_min", where);
+  c.r_max = json_field<double>(meta, "r_max", where);
+  c.scan = parse_lru_scan(json_field<std::string>(meta, "scan", where), path);
   LruRec model(c);
   torch::NoGradGuard no_grad;
   std::vector<TensorSpec> expected;

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json_value.h"
 
 namespace llamarec {
 
@@ -45,29 +46,30 @@ nlohmann::json to_json(const TrainingState& s) {
 }
 
 TrainingState training_state_from_json(const nlohmann::json& j, const std::string& file) {
+  const std::string where = file + ": corrupt training state";
   TrainingState s;
-  try {
-    s.step = j.at("step");
-    s.best_step = j.at("best_step");
-    s.best_metric = j.at("best_metric");
-    s.bad_validations = j.at("bad_validations");
-    s.elapsed = j.at("elapsed");
-    s.seconds_to_best = j.at("seconds_to_best");
-    s.pending_loss_sum = j.at("pending_loss_sum");
-    s.pending_label_count = j.at("pending_label_count");
-    s.last_lr = j.at("last_lr");
-    s.bad_steps = j.at("bad_steps");
-    s.skipped_steps = j.at("skipped_steps");
-    static const std::set<std::string> fields = {"step", "epoch", "train_loss", "lr", "seconds"};
-    for (const auto& p : j.at("curve")) {
-      ValidationPoint point{p.at("step"), p.at("epoch"), p.at("train_loss"), p.at("lr"), p.at("seconds"), {}};
-      for (const auto& [name, value] : p.items()) {
-        if (!fields.count(name)) point.metrics[name] = value.get<double>();
-      }
-      s.curve.push_back(point);
+  s.step = json_field<int64_t>(j, "step", where);
+  s.best_step = json_field<int64_t>(j, "best_step", where);
+  s.best_metric = json_field<double>(j, "best_metric", where);
+  s.bad_validations = json_field<int64_t>(j, "bad_validations", where);
+  s.elapsed = json_field<double>(j, "elapsed", where);
+  s.seconds_to_best = json_field<double>(j, "seconds_to_best", where);
+  s.pending_loss_sum = json_field<double>(j, "pending_loss_sum", where);
+  s.pending_label_count = json_field<double>(j, "pending_label_count", where);
+  s.last_lr = json_field<double>(j, "last_lr", where);
+  s.bad_steps = json_field<int64_t>(j, "bad_steps", where);
+  s.skipped_steps = json_field<int64_t>(j, "skipped_steps", where);
+  if (!j.contains("curve") || !j["curve"].is_array()) fail("{}: key 'curve' missing or not a list", where);
+  static const std::set<std::string> fields = {"step", "epoch", "train_loss", "lr", "seconds"};
+  for (const auto& p : j["curve"]) {
+    const std::string in_curve = where + ", curve entry " + std::to_string(s.curve.size());
+    ValidationPoint point{json_field<int64_t>(p, "step", in_curve),      json_field<int64_t>(p, "epoch", in_curve),
+                          json_field<double>(p, "train_loss", in_curve), json_field<double>(p, "lr", in_curve),
+                          json_field<double>(p, "seconds", in_curve),    {}};
+    for (const auto& [name, value] : p.items()) {
+      if (!fields.count(name)) point.metrics[name] = json_field<double>(p, name.c_str(), in_curve);
     }
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: corrupt training state ({})", file, e.what());
+    s.curve.push_back(point);
   }
   return s;
 }

@@ -88,6 +88,8 @@ TEST(LlamaConfig, RejectsUnsupportedOrInconsistentConfigs) {
   EXPECT_NE(error_of(R"({"hidden_act": "gelu"})").find("hidden_act 'gelu'"), std::string::npos);
   EXPECT_NE(error_of(R"({"attention_bias": true})").find("attention_bias"), std::string::npos);
   EXPECT_NE(error_of(R"({"hidden_size": "big"})").find("key 'hidden_size' has the wrong type"), std::string::npos);
+  EXPECT_NE(error_of(R"({"eos_token_id": 2.7e74})").find("key 'eos_token_id' has the wrong type or is out of range"),
+            std::string::npos);
   EXPECT_NE(error_of(R"({"model_type": "mistral"})").find("model_type"), std::string::npos);
   EXPECT_NE(error_of(R"({"vocab_size": 0})").find("cfg.json: vocab_size must be positive"), std::string::npos);
 }

@@ -314,7 +314,9 @@ TEST(TrainingLoopMultiRank, TwoRanksEqualOneRankAndEmptyStepsKeepRanksInStep) {
     EXPECT_NEAR(a.curve[i].metrics.at("score"), b.curve[i].metrics.at("score"), 1e-12) << i;
   }
   EXPECT_EQ(multi.loss_calls + multi.empty_steps, 30);
-  if (world.rank() == 0) EXPECT_GT(multi.empty_steps, 0);
+  if (world.rank() == 0) {
+    EXPECT_GT(multi.empty_steps, 0);
+  }
   world.barrier();
 }
 
