@@ -1,5 +1,6 @@
 #include "models/lru_embedding.h"
 
+#include "core/profile_scope.h"
 #include "models/lru_dropout.h"
 
 namespace llamarec {
@@ -11,6 +12,7 @@ LruEmbeddingImpl::LruEmbeddingImpl(const LruConfig& config) : embed_dropout(conf
 }
 
 torch::Tensor LruEmbeddingImpl::forward(const torch::Tensor& tokens) {
+  const ProfileScope profile("lru.embedding");
   return layer_norm(
       lru_dropout(token(tokens), embed_dropout, is_training()));  // dropout before the LayerNorm, as the reference
 }

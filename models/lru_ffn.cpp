@@ -1,5 +1,6 @@
 #include "models/lru_ffn.h"
 
+#include "core/profile_scope.h"
 #include "models/lru_dropout.h"
 
 namespace llamarec {
@@ -11,6 +12,7 @@ LruFeedForwardImpl::LruFeedForwardImpl(int64_t d_model, int64_t d_ff, double dro
 }
 
 torch::Tensor LruFeedForwardImpl::forward(const torch::Tensor& x) {
+  const ProfileScope profile("lru.ffn");
   const auto inner = lru_dropout(torch::gelu(w_1(x)), dropout, is_training());  // exact (erf) GELU, as nn.GELU()
   return layer_norm(lru_dropout(w_2(inner), dropout, is_training()) + x);
 }

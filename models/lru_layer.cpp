@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/profile_scope.h"
 #include "models/lru_dropout.h"
 #include "models/lru_scan.h"
 
@@ -28,11 +29,19 @@ LruLayerImpl::LruLayerImpl(int64_t d_model, double dropout_p, double r_min, doub
 }
 
 torch::Tensor LruLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan) {
-  const auto lambda = lru_lambda(params_log);                // [2H]
-  const auto gamma = torch::exp(params_log[2]).repeat({2});  // [2H], scales real and imaginary parts
-  // γ ⊙ (W x + b) with γ folded into the (small) packed weight instead of the [B, L, 2H] output.
-  auto h = torch::linear(x, in_proj->packed_weight() * gamma.unsqueeze(1), in_proj->packed_bias() * gamma);
-  h = scan == LruScan::kFused ? lru_fused_scan(h, lambda, mask) : lru_parallel_scan(h, lambda, mask);  // [B, L, 2H]
+  torch::Tensor h, lambda;
+  {
+    const ProfileScope profile("lru.in_proj");
+    lambda = lru_lambda(params_log);                           // [2H]
+    const auto gamma = torch::exp(params_log[2]).repeat({2});  // [2H], scales real and imaginary parts
+    // γ ⊙ (W x + b) with γ folded into the (small) packed weight instead of the [B, L, 2H] output.
+    h = torch::linear(x, in_proj->packed_weight() * gamma.unsqueeze(1), in_proj->packed_bias() * gamma);
+  }
+  {
+    const ProfileScope profile("lru.scan");
+    h = scan == LruScan::kFused ? lru_fused_scan(h, lambda, mask) : lru_parallel_scan(h, lambda, mask);  // [B, L, 2H]
+  }
+  const ProfileScope profile("lru.out_proj");
   return layer_norm(lru_dropout(out_proj->real_part_forward(h), dropout, is_training()) + x);
 }
 

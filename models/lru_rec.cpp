@@ -1,5 +1,6 @@
 #include "models/lru_rec.h"
 
+#include "core/profile_scope.h"
 #include "core/error.h"
 #include "models/lru_params.h"
 #include "models/lru_softmax_loss.h"
@@ -83,12 +84,18 @@ torch::Tensor LruRecImpl::scores_last(const torch::Tensor& tokens) {
 torch::Tensor LruRecImpl::labelled_loss(const torch::Tensor& tokens, const torch::Tensor& labels, bool mean) {
   if (labels.sizes() != tokens.sizes())
     fail("LruRec: labels {} must have the shape of tokens {}", c10::str(labels.sizes()), c10::str(tokens.sizes()));
-  const auto ids = left_padded_ids(tokens, config_.num_items);
-  // Labels on dropped columns would need their padding output: start early enough to keep them.
-  const int64_t start = std::min(first_needed_column(ids), first_item_column(labels));
-  const auto targets_all = checked_tokens(labels, config_.num_items, "labels").narrow(1, start, ids.size(1) - start);
+  torch::Tensor ids, targets_all;
+  int64_t start = 0;
+  {
+    const ProfileScope profile("lru.input_checks");
+    ids = left_padded_ids(tokens, config_.num_items);
+    // Labels on dropped columns would need their padding output: start early enough to keep them.
+    start = std::min(first_needed_column(ids), first_item_column(labels));
+    targets_all = checked_tokens(labels, config_.num_items, "labels").narrow(1, start, ids.size(1) - start);
+  }
   const auto h = hidden_from(ids, start);  // [B, L', D]
-  const auto keep = targets_all > 0;       // [B, L']
+  const ProfileScope profile("lru.scores_softmax");
+  const auto keep = targets_all > 0;  // [B, L']
   return lru_softmax_cross_entropy(h.index({keep}), embedding->token->weight, model->bias, targets_all.index({keep}),
                                    mean);
 }

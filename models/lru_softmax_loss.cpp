@@ -15,15 +15,17 @@ class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCros
                                const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& targets,
                                bool mean) {
     const int64_t N = hidden.size(0), V = weight.size(0);
-    const auto h = hidden.contiguous();
+    // [h | 1] · [W | b]ᵀ: the bias rides in the GEMM as one more inner dimension, instead of
+    // addmm's broadcast copy of it into every row of the scores first (a full extra pass over them).
+    const auto h = torch::cat({hidden, torch::ones({N, 1}, hidden.options())}, 1);  // [N, D + 1]
     const auto t = targets.contiguous();
     auto probs = torch::empty({N, V}, h.options());  // [N, V], saved for the backward
     auto loss = torch::zeros({}, h.options().dtype(torch::kDouble));
-    const auto weight_t = weight.t();
+    const auto weight_t = torch::cat({weight, bias.unsqueeze(1)}, 1).t();  // [D + 1, V]
     for (int64_t r0 = 0; r0 < N; r0 += chunk_rows(V)) {
       const int64_t rows = std::min(chunk_rows(V), N - r0);
       auto p = probs.narrow(0, r0, rows);  // [rows, V]
-      at::addmm_out(p, bias, h.narrow(0, r0, rows), weight_t);
+      at::mm_out(p, h.narrow(0, r0, rows), weight_t);
       const auto target = t.narrow(0, r0, rows).unsqueeze(1);  // [rows, 1]
       const auto target_score = p.gather(1, target);           // [rows, 1]
       const auto max = p.amax(1, true);                        // [rows, 1]
@@ -42,13 +44,13 @@ class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCros
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto& h = saved[0];
+    const auto& h = saved[0];  // [N, D + 1], the last column ones
     const auto& weight = saved[1];
     auto probs = saved[2];
     const auto target = saved[3].unsqueeze(1);  // [N, 1]
-    const int64_t N = h.size(0), D = h.size(1);
+    const int64_t N = h.size(0), D = h.size(1) - 1;
     if (N == 0)
-      return {torch::zeros_like(h), torch::zeros_like(weight), torch::zeros({weight.size(0)}, h.options()),
+      return {torch::zeros({0, D}, h.options()), torch::zeros_like(weight), torch::zeros({weight.size(0)}, h.options()),
               torch::Tensor(), torch::Tensor()};
     const double scale = grads[0].item<double>() / (ctx->saved_data["mean"].toBool() ? static_cast<double>(N) : 1.0);
     // d loss / d scores = softmax − one-hot, made in place: the probabilities are consumed (a second
@@ -60,7 +62,7 @@ class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCros
       // One GEMM for both: [h | 1]ᵀ · (softmax − one-hot) holds the transposed weight gradient and, in
       // its last row, the bias gradient (the column sums). This orientation is ~25% faster in
       // OpenBLAS than probsᵀ · h.
-      const auto grad_wb = torch::mm(torch::cat({h, torch::ones({N, 1}, h.options())}, 1).t(), probs).mul_(scale);
+      const auto grad_wb = torch::mm(h.t(), probs).mul_(scale);
       grad_weight = grad_wb.narrow(0, 0, D).t();  // [V, D]
       grad_bias = grad_wb.select(0, D);           // [V]
     }

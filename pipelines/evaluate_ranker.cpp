@@ -45,7 +45,8 @@ RankerMetrics run_evaluate_ranker(const Config& config, Communicator& comm, cons
   const auto dataset_path = config.in_run_dir(config.data.dataset);
   const auto adapter_dir = config.in_run_dir(rc.adapter);
   const auto shard = SequenceDataset::open_shard(dataset_path, comm.rank(), comm.size());
-  const auto candidates = read_candidates(config.in_run_dir(config.retrieval.candidates));
+  const auto candidates =
+      read_ranker_candidates(config.in_run_dir(config.retrieval.candidates), shard, rc.num_candidates);
   auto setup = make_ranker_setup(config, comm);
   setup.model->load_adapter(adapter_dir);
   const PromptBuilder prompts(*setup.tokenizer, shard.titles(), setup.train_letter_ids, setup.prompt_options);

@@ -61,15 +61,26 @@ std::vector<RankerExample> make_ranker_train_examples(const SequenceDataset& sha
   return out;
 }
 
+void check_candidates_fit(const Candidates& candidates, const SequenceDataset& shard, int64_t num_candidates,
+                          const std::string& where) {
+  if (num_candidates > candidates.k)
+    fail("{}: ranker.num_candidates {} exceeds the {} candidates per user in this file", where, num_candidates,
+         candidates.k);
+  if (candidates.num_users != shard.num_users() || candidates.num_items != shard.num_items())
+    fail("{}: candidates are for {} users / {} items but the dataset {} has {} / {} (retrieved from another dataset?)",
+         where, candidates.num_users, candidates.num_items, shard.path(), shard.num_users(), shard.num_items());
+}
+
+Candidates read_ranker_candidates(const std::string& path, const SequenceDataset& shard, int64_t num_candidates) {
+  auto candidates = read_candidates(path);
+  check_candidates_fit(candidates, shard, num_candidates, path);
+  return candidates;
+}
+
 std::vector<RankerExample> make_ranker_eval_examples(const SequenceDataset& shard, const Candidates& candidates,
                                                      Split split, int64_t num_candidates) {
   const auto& part = split == Split::kVal ? candidates.val : candidates.test;
-  if (num_candidates > candidates.k)
-    fail("ranker: num_candidates {} exceeds the {} candidates per user in the candidates file", num_candidates,
-         candidates.k);
-  if (candidates.num_users != shard.num_users() || candidates.num_items != shard.num_items())
-    fail("{}: candidates are for {} users / {} items but the dataset has {} / {}", shard.path(), candidates.num_users,
-         candidates.num_items, shard.num_users(), shard.num_items());
+  check_candidates_fit(candidates, shard, num_candidates, "candidates");
   const auto users = part.user.contiguous();
   const auto items = part.items.contiguous();
   const auto labels = part.label.contiguous();

@@ -11,6 +11,7 @@
 // ("valid retrieval subset"), candidates in retriever order (A = best), not shuffled.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/candidates_file.h"
@@ -29,6 +30,14 @@ struct RankerExample {
 // This shard's training examples in (user, prefix) order.
 std::vector<RankerExample> make_ranker_train_examples(const SequenceDataset& shard, int64_t num_candidates,
                                                       uint64_t seed);
+
+// Fails, naming `where`, when the candidates were retrieved for another dataset or hold fewer than
+// num_candidates per user.
+void check_candidates_fit(const Candidates& candidates, const SequenceDataset& shard, int64_t num_candidates,
+                          const std::string& where);
+// read_candidates, then check_candidates_fit: done before the model loads, so that a mismatch fails
+// in a second, not after minutes of loading a 7B base.
+Candidates read_ranker_candidates(const std::string& path, const SequenceDataset& shard, int64_t num_candidates);
 
 // This shard's users of the valid retrieval subset of `split`. `candidates` holds every user.
 std::vector<RankerExample> make_ranker_eval_examples(const SequenceDataset& shard, const Candidates& candidates,

@@ -8,6 +8,7 @@
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_scoring.h"
 #include "pipelines/ranker_setup.h"
+#include "pipelines/training/fused_adamw.h"
 
 namespace llamarec {
 namespace {
@@ -18,7 +19,7 @@ class RankerTask : public TrainingTask {
       : rc_(config.ranker),
         adapter_dir_(config.in_run_dir(rc_.adapter)),
         shard_(SequenceDataset::open_shard(config.in_run_dir(config.data.dataset), comm.rank(), comm.size())),
-        candidates_(read_candidates(config.in_run_dir(config.retrieval.candidates))),
+        candidates_(read_ranker_candidates(config.in_run_dir(config.retrieval.candidates), shard_, rc_.num_candidates)),
         setup_(make_ranker_setup(config, comm)),
         model_(*setup_.model),
         prompts_(*setup_.tokenizer, shard_.titles(), setup_.train_letter_ids, setup_.prompt_options),
@@ -28,8 +29,8 @@ class RankerTask : public TrainingTask {
     val_users_ = rc_.val_users > 0 ? std::min(rc_.val_users, val_total) : val_total;
     const auto& lora = config.lora;
     model_.apply_lora(lora, static_cast<uint64_t>(config.run.seed));
-    optimizer_ = std::make_unique<torch::optim::AdamW>(
-        model_.lora_parameters(), torch::optim::AdamWOptions(rc_.lr).weight_decay(rc_.weight_decay));
+    optimizer_ = std::make_unique<FusedAdamW>(model_.lora_parameters(),
+                                              torch::optim::AdamWOptions(rc_.lr).weight_decay(rc_.weight_decay));
     spdlog::info("ranker: val subset {} users (validating on {}); LoRA r {} on {}", val_total, val_users_, lora.r,
                  fmt::join(lora.target_modules, ","));
   }
@@ -81,7 +82,7 @@ class RankerTask : public TrainingTask {
   std::vector<RankerExample> examples_;
   std::vector<RankerExample> val_examples_;
   int64_t val_users_ = 0;
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<FusedAdamW> optimizer_;
   int64_t tokens_seen_ = 0;
 };
 

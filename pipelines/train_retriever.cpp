@@ -1,10 +1,12 @@
 #include "pipelines/train_retriever.h"
 
 #include "core/sequence_dataset.h"
+#include "distributed/balanced_rows.h"
 #include "models/lru_params.h"
 #include "pipelines/retriever_checkpoint.h"
 #include "pipelines/retriever_examples.h"
 #include "pipelines/retriever_scoring.h"
+#include "pipelines/training/fused_adamw.h"
 
 namespace llamarec {
 namespace {
@@ -31,10 +33,17 @@ class RetrieverTask : public TrainingTask {
   }
   torch::optim::Optimizer& optimizer() override { return optimizer_; }
 
+  // Each rank computes a share of the global batch balanced by label count, whoever owns the
+  // examples: the rows travel as [tokens | labels].
+  bool shares_batches() const override { return true; }
   Loss loss(const std::vector<int64_t>& local_batch) override {
-    const auto batch = collate_retriever_examples(shard_, examples_, local_batch, rc_.max_len);
-    return {model_->loss_sum(batch.tokens, batch.labels),
-            static_cast<double>((batch.labels > 0).sum().item<int64_t>())};
+    const int64_t L = rc_.max_len;
+    const auto batch = collate_retriever_examples(shard_, examples_, local_batch, L);
+    const auto costs = (batch.labels > 0).sum(1).clamp_min(1).to(torch::kDouble);  // [n]
+    const auto share = balanced_share(comm_, torch::cat({batch.tokens, batch.labels}, 1), costs, rc_.batch_size);
+    if (share.rows.size(0) == 0) return {};
+    const auto tokens = share.rows.narrow(1, 0, L), labels = share.rows.narrow(1, L, L);  // [m, L] each
+    return {model_->loss_sum(tokens, labels), static_cast<double>((labels > 0).sum().item<int64_t>())};
   }
 
   Validation validate() override {
@@ -56,7 +65,7 @@ class RetrieverTask : public TrainingTask {
   SequenceDataset shard_;
   std::vector<RetrieverExample> examples_;
   LruRec model_;
-  torch::optim::AdamW optimizer_;
+  FusedAdamW optimizer_;
   ScoringOptions val_options_;
 };
 

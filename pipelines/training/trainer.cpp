@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/fault_injection.h"
+#include "core/profile_scope.h"
 #include "core/progress.h"
 #include "distributed/data_parallel.h"
 #include "distributed/global_offset.h"
@@ -141,38 +142,56 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
       epoch = state.step / steps_per_epoch;
       plan.start_epoch(o.seed, epoch);
     }
-    const auto local = plan.local_batch(state.step % steps_per_epoch);
-    state.last_lr = schedule.at(state.step);
-    set_learning_rate(optimizer, state.last_lr);
-    optimizer.zero_grad();
-    const bool poisoned = fault_at(FaultPoint::kStep, state.step);
-    double local_loss = 0, local_tokens = 0;
-    if (!local.empty()) {
-      auto loss = task.loss(local);
-      if (poisoned) loss.sum = loss.sum * std::numeric_limits<double>::quiet_NaN();
-      loss.sum.backward();
-      local_loss = loss.sum.item<double>();
-      local_tokens = loss.weight;
-    } else {
-      task.empty_step();
+    DataParallel::Totals totals;
+    {
+      const ProfileScope profile_step("train.step");
+      const auto local = plan.local_batch(state.step % steps_per_epoch);
+      state.last_lr = schedule.at(state.step);
+      set_learning_rate(optimizer, state.last_lr);
+      optimizer.zero_grad();
+      const bool poisoned = fault_at(FaultPoint::kStep, state.step);
+      double local_loss = 0, local_tokens = 0;
+      TrainingTask::Loss loss;
+      if (!local.empty() || task.shares_batches()) {
+        const ProfileScope profile_forward("train.forward");
+        loss = task.loss(local);
+      }
+      if (loss.sum.defined()) {
+        if (poisoned) loss.sum = loss.sum * std::numeric_limits<double>::quiet_NaN();
+        {
+          const ProfileScope profile_backward("train.backward");
+          loss.sum.backward();
+        }
+        local_loss = loss.sum.item<double>();
+        local_tokens = loss.weight;
+      } else {
+        task.empty_step();
+      }
+      if (poisoned) local_loss = std::numeric_limits<double>::quiet_NaN();
+      {
+        // Sum of gradients / global label count = gradient of the global mean loss.
+        const ProfileScope profile_all_reduce("train.all_reduce");
+        totals = dp.all_reduce_gradients(local_tokens, local_loss);
+      }
+      // Clipped at infinity, the call only measures the norm. These are the all-reduced gradients: a
+      // non-finite value on any rank is non-finite on every rank, so all ranks decide alike.
+      double grad_norm = 0;
+      {
+        const ProfileScope profile_clip("train.clip");
+        grad_norm = torch::nn::utils::clip_grad_norm_(params, o.clip_grad_norm > 0 ? o.clip_grad_norm : kNoClip);
+      }
+      if (std::isfinite(totals.value) && std::isfinite(grad_norm)) {
+        const ProfileScope profile_optimizer("train.optimizer");
+        optimizer.step();
+        state.bad_steps = 0;
+        state.pending_loss_sum += totals.value;
+        state.pending_label_count += totals.weight;
+      } else {
+        skip_bad_step(state, o, totals.value, grad_norm, checkpointer.dir());
+      }
+      ++state.step;
+      ++steps_run;
     }
-    if (poisoned) local_loss = std::numeric_limits<double>::quiet_NaN();
-    // Sum of gradients / global label count = gradient of the global mean loss.
-    const auto totals = dp.all_reduce_gradients(local_tokens, local_loss);
-    // Clipped at infinity, the call only measures the norm. These are the all-reduced gradients: a
-    // non-finite value on any rank is non-finite on every rank, so all ranks decide alike.
-    const double grad_norm =
-        torch::nn::utils::clip_grad_norm_(params, o.clip_grad_norm > 0 ? o.clip_grad_norm : kNoClip);
-    if (std::isfinite(totals.value) && std::isfinite(grad_norm)) {
-      optimizer.step();
-      state.bad_steps = 0;
-      state.pending_loss_sum += totals.value;
-      state.pending_label_count += totals.weight;
-    } else {
-      skip_bad_step(state, o, totals.value, grad_norm, checkpointer.dir());
-    }
-    ++state.step;
-    ++steps_run;
     const auto note = task.progress_note(seconds_since(start));
     progress.advance(1, fmt::format("epoch {} | loss {:.4f} | lr {:.2e}{}", epoch,
                                     totals.weight > 0 ? totals.value / totals.weight : 0.0, state.last_lr,

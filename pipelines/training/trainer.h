@@ -40,8 +40,12 @@ class TrainingTask {
     torch::Tensor sum;  // scalar: the loss summed over the label tokens of the batch
     double weight = 0;  // the number of those label tokens
   };
-  // The loss over this rank's examples of a step (local indices, never empty); the loop runs backward.
+  // The loss over this rank's examples of a step (local indices); the loop runs backward. Called
+  // with a non-empty batch only, unless the task shares batches across ranks (below): then every
+  // step, and an undefined `sum` means this rank's share of the step was empty.
   virtual Loss loss(const std::vector<int64_t>& local_batch) = 0;
+  // True when loss() redistributes each global batch over the ranks (distributed/balanced_rows.h).
+  virtual bool shares_batches() const { return false; }
   // A step in which this rank owns no example: whatever keeps its collectives matched with the
   // other ranks' (a sharded model's gathers), contributing no gradient. Nothing by default.
   virtual void empty_step() {}

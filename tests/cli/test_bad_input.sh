@@ -104,6 +104,10 @@ rejects "a checkpoint for another dataset" "retriever.safetensors.*(items|num_it
   "${np2_command[@]}" retrieve -c "$cfg" --set run.dir="$in" --set data.dataset="$tmp/other/dataset.h5" \
   --set retrieval.candidates="$tmp/r5.h5"
 
+rejects "candidates from another dataset (before any model loads)" "candidates.h5: candidates are for [0-9]+ users / 200 items but the dataset .*other/dataset.h5" \
+  "$tmp/c1/ranker_adapter" "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/c1" \
+  --set data.dataset="$tmp/other/dataset.h5" --set ranker.model="$tmp/no-model"
+
 # A Hugging Face Llama directory (past the tokenizer only with ../shared's Llama 2 tokenizer).
 mkdir -p "$tmp/llama"
 rejects "a model directory without a tokenizer" "llama/tokenizer.model: tokenizer model not found" "$tmp/l0/ranker_adapter" \

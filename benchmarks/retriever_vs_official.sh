@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# LRURec training speed side by side with the official LlamaRec code, in one run on one machine:
+# ml-latest-small, batch 16, max_len 200, one thread each. The official code runs where it is
+# installed (LLAMAREC_OFFICIAL=/path/to/a LlamaRec checkout, and a python3 that imports torch);
+# elsewhere the script says so and compares against the last measured figure (0.32 s/iteration).
+# Ours runs through bench_retriever_train on 1 and 2 ranks. Writes
+# benchmarks/results/retriever_vs_official.json.
+#   RATINGS=path/to/ml-latest-small bash benchmarks/retriever_vs_official.sh
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+data="${RATINGS:-$root/../shared/data/ml-latest-small}"
+iterations="${ITERATIONS:-300}"
+out="${OUT_JSON:-$root/benchmarks/results/retriever_vs_official.json}"
+[ -f "$data/ratings.csv" ] || { echo "no $data/ratings.csv (set RATINGS to an ml-latest-small folder)"; exit 1; }
+export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+official="null"
+if [ -n "${LLAMAREC_OFFICIAL:-}" ] && [ -f "$LLAMAREC_OFFICIAL/model/lru.py" ] && python3 -c 'import torch' 2>/dev/null; then
+  echo "official: $LLAMAREC_OFFICIAL, $iterations iterations"
+  official="$(python3 "$root/benchmarks/support/official_lru_iteration.py" "$LLAMAREC_OFFICIAL" "$data/ratings.csv" "$iterations")"
+else
+  echo "official LlamaRec not installed here (LLAMAREC_OFFICIAL=${LLAMAREC_OFFICIAL:-unset}, python3 torch:" \
+    "$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo missing)); comparing against 0.32 s/iteration"
+fi
+
+"$build/llamarec" preprocess -c "$root/configs/ml-100k.toml" --set data.input="$data" --set run.dir="$tmp" >/dev/null 2>&1
+# 1 and 2 ranks alternately, REPEATS times (this machine's timings vary by ±10 % from run to run).
+for ((r = 1; r <= ${REPEATS:-3}; r++)); do
+  "$build/benchmarks/bench_retriever_train" "$tmp/dataset.h5" "$tmp/ours-$r.json" retriever.max_steps="$iterations" \
+    >>"$tmp/log" 2>&1
+  mpirun -np 2 "$build/benchmarks/bench_retriever_train" "$tmp/dataset.h5" "$tmp/ours-$r.json" \
+    retriever.max_steps="$iterations" >>"$tmp/log" 2>&1
+done
+
+python3 - "$tmp" "$official" "$out" <<'PY'
+import glob, json, statistics, sys
+runs = [r for f in sorted(glob.glob(sys.argv[1] + "/ours-*.json")) for r in json.load(open(f))["runs"]]
+every = {n: [r["seconds_per_iteration"] for r in runs if r["ranks"] == n] for n in (1, 2)}
+ours = {n: statistics.median(v) for n, v in every.items()}
+official = json.loads(sys.argv[2])
+ref = official["seconds_per_iteration"] if official else 0.32
+result = {"official": official, "official_seconds_per_iteration": ref, "official_measured_now": bool(official),
+          "ours_seconds_per_iteration_median": ours, "ours_seconds_per_iteration_every_run": every, "speedup_1_rank": ref / ours[1], "speedup_2_ranks": ref / ours[2],
+          "efficiency_2_ranks": ours[1] / (2 * ours[2])}
+print(f"official {ref:.4f} s/it ({'measured now' if official else 'recorded'}); ours (median of {len(every[1])}) 1 rank {ours[1]:.4f} s/it "
+      f"({ref / ours[1]:.2f}x), 2 ranks {ours[2]:.4f} s/it ({ref / ours[2]:.2f}x, efficiency "
+      f"{100 * ours[1] / (2 * ours[2]):.0f} %)")
+import os
+with open(sys.argv[3] + ".tmp", "w") as f:
+    json.dump(result, f, indent=2)
+os.replace(sys.argv[3] + ".tmp", sys.argv[3])
+print("wrote", sys.argv[3])
+PY
