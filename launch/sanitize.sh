@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # AddressSanitizer + UndefinedBehaviorSanitizer, and libFuzzer on the file parsers, with clang in
 # ${SANITIZE_BUILD_DIR:-build-sanitize}:
-#   - the test binaries in $SANITIZE_TESTS (default: test_core test_models) run under ASan + UBSan,
-#     all but the tests that load a SentencePiece model: ASan cannot dlopen our SentencePiece plugin
-#     with RTLD_DEEPBIND (google/sanitizers#611), and without it libsentencepiece meets LibTorch's
-#     protobuf of another version (core/tokenizer.cpp);
+#   - the test binaries in $SANITIZE_TESTS (default: all four) run under ASan + UBSan through ctest,
+#     at 1 rank and their listed suites at 2 (tests/CMakeLists.txt). Tests that load a SentencePiece
+#     model skip themselves (LLAMAREC_REQUIRE_SENTENCEPIECE): ASan cannot dlopen our SentencePiece
+#     plugin with RTLD_DEEPBIND (google/sanitizers#611), and without it libsentencepiece meets
+#     LibTorch's protobuf of another version (core/tokenizer.cpp);
 #   - every fuzz target (tests/fuzz/) runs for $FUZZ_SECONDS seconds (default 60; 0 = none), two at a
 #     time, from its seeds in tests/fuzz/corpus/. A crash leaves its input under
 #     build-sanitize/fuzz/crashes/<target>/ and fails the script: fix it, then keep the input in
@@ -13,7 +14,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SANITIZE_BUILD_DIR:-$root/build-sanitize}"
-tests="${SANITIZE_TESTS-test_core test_models}"
+tests="${SANITIZE_TESTS-test_core test_models test_distributed test_pipelines}"
 seconds="${FUZZ_SECONDS:-60}"
 targets=(safetensors config hf_config python_literal movielens amazon recbole)
 
@@ -29,10 +30,11 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 status=0
-for t in $tests; do
-  echo "sanitize: $t under ASan + UBSan"
-  "$build/tests/$t" --gtest_brief=1 --gtest_filter="-Tokenizer.*:LlamaStories.GreedyReproducesLlama2cOutput" || { echo "sanitize: $t FAILED"; status=1; }
-done
+if [ -n "$tests" ]; then
+  areas="$(for t in $tests; do printf '%s|' "${t#test_}"; done)"
+  echo "sanitize: $tests under ASan + UBSan (1 and 2 ranks)"
+  ctest --test-dir "$build" --output-on-failure -R "^(${areas%|})\.np[12]$" || { echo "sanitize: tests FAILED"; status=1; }
+fi
 
 fuzz_one() {
   local t="$1" corpus="$build/fuzz/corpus/$1" crashes="$build/fuzz/crashes/$1/"

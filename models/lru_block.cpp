@@ -7,8 +7,9 @@ LruBlockImpl::LruBlockImpl(const LruConfig& config) {
   feed_forward = register_module("feed_forward", LruFeedForward(config.hidden, 4 * config.hidden, config.dropout));
 }
 
-torch::Tensor LruBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan) {
-  return feed_forward(lru_layer(x, mask, scan));
+torch::Tensor LruBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan,
+                                    const LruPacking* packing) {
+  return feed_forward(lru_layer(x, mask, scan, packing));
 }
 
 }  // namespace llamarec

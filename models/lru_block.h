@@ -13,7 +13,9 @@ class LruBlockImpl : public torch::nn::Module {
   // d_ff = 4·D; the LRU layer uses attn_dropout, the FFN dropout (as the reference).
   explicit LruBlockImpl(const LruConfig& config);
 
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan);  // [B, L, D]
+  // [B, L, D], or [T, D] with `packing` (models/lru_layer.h).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan,
+                        const LruPacking* packing = nullptr);
 
   LruLayer lru_layer{nullptr};
   LruFeedForward feed_forward{nullptr};

@@ -28,7 +28,8 @@ LruLayerImpl::LruLayerImpl(int64_t d_model, double dropout_p, double r_min, doub
   layer_norm = register_module("layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model}).eps(1e-5)));
 }
 
-torch::Tensor LruLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan) {
+torch::Tensor LruLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan,
+                                    const LruPacking* packing) {
   torch::Tensor h, lambda;
   {
     const ProfileScope profile("lru.in_proj");
@@ -39,7 +40,13 @@ torch::Tensor LruLayerImpl::forward(const torch::Tensor& x, const torch::Tensor&
   }
   {
     const ProfileScope profile("lru.scan");
+    if (packing) {  // [T, 2H] into the [B, L, 2H] layout
+      h = torch::zeros({packing->batch * packing->length, h.size(1)}, h.options())
+              .index_copy(0, packing->index, h)
+              .view({packing->batch, packing->length, h.size(1)});
+    }
     h = scan == LruScan::kFused ? lru_fused_scan(h, lambda, mask) : lru_parallel_scan(h, lambda, mask);  // [B, L, 2H]
+    if (packing) h = h.reshape({-1, h.size(2)}).index_select(0, packing->index);                         // [T, 2H]
   }
   const ProfileScope profile("lru.out_proj");
   return layer_norm(lru_dropout(out_proj->real_part_forward(h), dropout, is_training()) + x);

@@ -12,6 +12,17 @@ namespace llamarec {
 // gamma_log) as [2H] = [Re λ | Im λ].
 torch::Tensor lru_lambda(const torch::Tensor& params_log);
 
+// Position-wise work on the positions that matter only (training: items and labelled positions, about
+// two thirds of a ml-latest-small batch at max_len 200). Padding never feeds a later position (the
+// scan is masked), so the other positions' outputs are never read. `index` [T] int64 lists the kept
+// positions of the scan's [batch, length] layout in row-major order; x is then [T, D], and only the
+// scan sees the layout (the kept values scattered into zeros, gathered back after).
+struct LruPacking {
+  torch::Tensor index;  // [T]
+  int64_t batch = 0;
+  int64_t length = 0;
+};
+
 class LruLayerImpl : public torch::nn::Module {
  public:
   // Ring init: |λ| uniform over the annulus r_min ≤ |λ| ≤ r_max, arg λ uniform in [0, 2π),
@@ -20,7 +31,9 @@ class LruLayerImpl : public torch::nn::Module {
 
   // x: [B, L, D], mask: [B, L] bool (true = real item) → [B, L, D].
   // LayerNorm(Dropout(Re(out_proj(scan(in_proj(x)·γ)))) + x).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan);
+  // With `packing`, x is [T, D] (see LruPacking) and so is the result.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan,
+                        const LruPacking* packing = nullptr);
 
   int64_t d_model;
   int64_t hidden;                      // H = 2·d_model complex channels

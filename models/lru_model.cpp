@@ -1,5 +1,7 @@
 #include "models/lru_model.h"
 
+#include "core/error.h"
+
 namespace llamarec {
 
 LruModelImpl::LruModelImpl(const LruConfig& config) {
@@ -17,6 +19,22 @@ torch::Tensor LruModelImpl::forward(const torch::Tensor& x, const torch::Tensor&
   const auto m = pad > 0 ? torch::cat({torch::zeros({mask.size(0), pad}, mask.options()), mask}, 1) : mask;  // [B, L']
   for (const auto& block : *lru_blocks) h = block->as<LruBlock>()->forward(h, m, scan);
   return pad > 0 ? h.narrow(1, pad, length) : h;  // [B, L, D]
+}
+
+torch::Tensor LruModelImpl::forward_kept(const torch::Tensor& x, const torch::Tensor& mask, const torch::Tensor& kept,
+                                         LruScan scan) {
+  const int64_t batch = mask.size(0), length = mask.size(1);
+  int64_t padded_length = 1;
+  while (padded_length < length) padded_length *= 2;
+  const int64_t pad = scan == LruScan::kParallel ? padded_length - length : 0;
+  const auto m = pad > 0 ? torch::cat({torch::zeros({batch, pad}, mask.options()), mask}, 1) : mask;  // [B, L']
+  const auto k = pad > 0 ? torch::cat({torch::zeros({batch, pad}, kept.options()), kept}, 1) : kept;  // [B, L']
+  const LruPacking packing{k.reshape(-1).nonzero().squeeze(1), batch, length + pad};
+  if (packing.index.size(0) != x.size(0))
+    fail("LruModel: {} kept positions but {} input rows", packing.index.size(0), x.size(0));
+  auto h = x;  // [T, D]
+  for (const auto& block : *lru_blocks) h = block->as<LruBlock>()->forward(h, m, scan, &packing);
+  return h;
 }
 
 }  // namespace llamarec

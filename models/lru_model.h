@@ -18,6 +18,10 @@ class LruModelImpl : public torch::nn::Module {
   // L positions directly: a padded prefix resets the recurrence, so the extra zero positions cannot
   // change any of the L outputs (the equality is tested).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan);
+  // The same on the kept positions only: x [T, D] holds the inputs at the true entries of `kept`
+  // [B, L] (row-major), mask [B, L] as above; returns [T, D], each row what forward() gives there.
+  torch::Tensor forward_kept(const torch::Tensor& x, const torch::Tensor& mask, const torch::Tensor& kept,
+                             LruScan scan);
 
   torch::nn::ModuleList lru_blocks{nullptr};
   torch::Tensor bias;  // [num_items + 1] item bias added to the tied-embedding scores

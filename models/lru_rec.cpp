@@ -93,11 +93,17 @@ torch::Tensor LruRecImpl::labelled_loss(const torch::Tensor& tokens, const torch
     start = std::min(first_needed_column(ids), first_item_column(labels));
     targets_all = checked_tokens(labels, config_.num_items, "labels").narrow(1, start, ids.size(1) - start);
   }
-  const auto h = hidden_from(ids, start);  // [B, L', D]
+  // Only positions that hold an item or a label are computed (LruPacking): the others' outputs are
+  // never read.
+  const auto kept_ids = ids.narrow(1, start, ids.size(1) - start);  // [B, L']
+  const auto kept = (kept_ids > 0).logical_or(targets_all > 0);     // [B, L']
+  const auto h = model->forward_kept(embedding(kept_ids.index({kept})), kept_ids > 0, kept,
+                                     scan_for(ids.device()));  // [T, D]
   const ProfileScope profile("lru.scores_softmax");
-  const auto keep = targets_all > 0;  // [B, L']
-  return lru_softmax_cross_entropy(h.index({keep}), embedding->token->weight, model->bias, targets_all.index({keep}),
-                                   mean);
+  const auto targets = targets_all.index({kept});  // [T]
+  const auto labelled = targets > 0;
+  return lru_softmax_cross_entropy(h.index({labelled}), embedding->token->weight, model->bias,
+                                   targets.index({labelled}), mean);
 }
 
 torch::Tensor LruRecImpl::loss(const torch::Tensor& tokens, const torch::Tensor& labels) {

@@ -75,7 +75,7 @@ void load_optimizer_state(torch::optim::Optimizer& optimizer, const std::map<std
   states.clear();
   for (const auto& [name, p] : parameters) {
     // `key` ending in '?' is optional; `like_parameter`: the shape, dtype and device of `p`.
-    auto get = [&, &p = p](std::string key, bool like_parameter) -> torch::Tensor {
+    auto get = [&, &name = name, &p = p](std::string key, bool like_parameter) -> torch::Tensor {
       const bool optional = key.back() == '?';
       if (optional) key.pop_back();
       const auto it = saved.find(key);

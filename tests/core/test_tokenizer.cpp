@@ -17,6 +17,7 @@ const std::vector<int64_t> kDummyPrefix = {319, 350, 315, 360, 382, 383, 402, 37
                                            476, 365, 341, 405, 438, 349, 660, 390, 317, 323};
 
 TEST(Tokenizer, Llama2SpecialIdsAndPrompt) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/llama2-tokenizer/tokenizer.model");
   Tokenizer tok(shared_path.string());
   EXPECT_EQ(tok.vocab_size(), 32000);
@@ -36,6 +37,7 @@ TEST(Tokenizer, Llama2SpecialIdsAndPrompt) {
 }
 
 TEST(Tokenizer, Llama2LetterIdsAfterNewline) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/llama2-tokenizer/tokenizer.model");
   Tokenizer tok(shared_path.string());
   const auto letters = candidate_letters(20);
@@ -48,6 +50,7 @@ TEST(Tokenizer, Llama2LetterIdsAfterNewline) {
 }
 
 TEST(Tokenizer, LetterIdsRejectMergedTokens) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/llama2-tokenizer/tokenizer.model");
   Tokenizer tok(shared_path.string());
   // "the" + "re" merges into "there": not a single extra token after the context.
@@ -57,6 +60,7 @@ TEST(Tokenizer, LetterIdsRejectMergedTokens) {
 }
 
 TEST(Tokenizer, Llama2DecodeInvertsEncode) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/llama2-tokenizer/tokenizer.model");
   Tokenizer tok(shared_path.string());
   for (const std::string text : {"Pan's Labyrinth (2006) \n (2) Cinderella (1997)", "Crème brûlée \xF0\x9F\x8D\xAE",
@@ -68,6 +72,7 @@ TEST(Tokenizer, Llama2DecodeInvertsEncode) {
 }
 
 TEST(Tokenizer, Stories260KMatchesReferenceIds) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/reference_logits.json");
   std::ifstream in(shared_path);
   const auto ref = nlohmann::json::parse(in);
@@ -77,6 +82,7 @@ TEST(Tokenizer, Stories260KMatchesReferenceIds) {
 }
 
 TEST(Tokenizer, MissingModelIsAnError) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   try {
     Tokenizer tok("/nonexistent/tokenizer.model");
     FAIL() << "no error";

@@ -222,7 +222,9 @@ TEST_F(CommunicatorMpi, LocalErrorOnOneRankThrowsOnEveryRank) {
   torch::Tensor full = torch::zeros({3 * comm->size() + (bad ? 1 : 0)});
   const std::string message = error_of([&] { comm->all_gather(shard, full); });
   EXPECT_THAT(message, HasSubstr(fmt::format("all_gather: full is float32 [{}] on cpu", 3 * comm->size() + 1)));
-  if (comm->size() > 1) EXPECT_THAT(message, HasSubstr(fmt::format("on rank {}: all_gather", comm->size() - 1)));
+  if (comm->size() > 1) {
+    EXPECT_THAT(message, HasSubstr(fmt::format("on rank {}: all_gather", comm->size() - 1)));
+  }
   EXPECT_THAT(message, HasSubstr("shard float32 [3] on cpu"));
   comm->barrier();
 }

@@ -48,6 +48,7 @@ TEST(LlamaStories, LogitsMatchFloat64Reference) {
 }
 
 TEST(LlamaStories, GreedyReproducesLlama2cOutput) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/expected_greedy_200.txt");
   const auto dir = shared_path.parent_path();
   const auto expected = read_bytes(shared_path);

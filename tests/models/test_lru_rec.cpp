@@ -234,6 +234,40 @@ TEST(LruRec, LossEqualsCrossEntropyIgnoringPadLabels) {
   EXPECT_EQ(model->loss(tokens, torch::zeros_like(labels)).item<float>(), 0.0f);
 }
 
+TEST(LruRec, LossOnKeptPositionsHasTheFullForwardsValueAndGradients) {
+  // The loss computes only positions with an item or a label (LruPacking); the full forward computes
+  // every position. Same loss and gradients, both scans, a label deep inside the padding included.
+  torch::manual_seed(31);
+  for (auto scan : {LruScan::kFused, LruScan::kParallel}) {
+    LruRec model(small_config(scan));
+    model->to(torch::kDouble);
+    model->eval();
+    const int64_t L = 12;
+    auto tokens = random_items(3, L, 30);
+    tokens[0].narrow(0, 0, 7).fill_(0);
+    tokens[1].narrow(0, 0, 2).fill_(0);
+    auto labels = random_items(3, L, 30);
+    labels[0].narrow(0, 0, 6).fill_(0);
+    labels[0][1] = 5;
+    labels[2][4] = 0;
+    const auto packed = model->loss_sum(tokens, labels);
+    const auto packed_grads = torch::autograd::grad({packed}, model->parameters(), {}, false, false, true);
+    const auto flat = labels.view(-1);
+    const auto log_probs = torch::log_softmax(model->forward(tokens).view({-1, 31}), -1);
+    const auto keep = (flat > 0).to(torch::kDouble);
+    const auto full = -(log_probs.gather(1, flat.unsqueeze(1)).squeeze(1) * keep).sum();
+    const auto full_grads = torch::autograd::grad({full}, model->parameters(), {}, false, false, true);
+    EXPECT_NEAR(packed.item<double>(), full.item<double>(), 1e-9) << to_string(scan);
+    ASSERT_EQ(packed_grads.size(), full_grads.size());
+    for (size_t i = 0; i < full_grads.size(); ++i) {
+      if (!full_grads[i].defined()) continue;
+      ASSERT_TRUE(packed_grads[i].defined()) << i;
+      EXPECT_TRUE(torch::allclose(packed_grads[i], full_grads[i], 1e-8, 1e-10))
+          << to_string(scan) << " parameter " << i;
+    }
+  }
+}
+
 TEST(LruRec, RejectsBadTokens) {
   LruRec model(small_config());
   EXPECT_THROW(model->forward(torch::full({2, 3}, 31, torch::kLong)), Error);

@@ -30,6 +30,7 @@ using ::llamarec::testing::TempDir;
 using ::llamarec::testing::write_test_dataset;
 
 TEST(RankerPrompt, TextAndTokensAreLlamaRecs) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/llama2-tokenizer/tokenizer.model");
   const Tokenizer tok(shared_path.string());
   const std::vector<std::string> titles = {"", "Pan's Labyrinth (2006)", "Cinderella (1997)", "BASEketball (1998)"};
@@ -64,6 +65,7 @@ TEST(RankerPrompt, TextAndTokensAreLlamaRecs) {
 }
 
 TEST(RankerPrompt, TruncationKeepsBosAndTheAnswerEnd) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/llama2-tokenizer/tokenizer.model");
   const Tokenizer tok(shared_path.string());
   std::string long_title;
@@ -206,6 +208,7 @@ Config ranker_config(const std::filesystem::path& dir, const std::string& datase
 }
 
 TEST(RankerTraining, LearnsSavesAPeftAdapterResumesAndEvaluates) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
@@ -246,6 +249,7 @@ TEST(RankerTraining, LearnsSavesAPeftAdapterResumesAndEvaluates) {
 }
 
 TEST(RankerTraining, AnEarlyStoppedRunStaysStopped) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
@@ -267,6 +271,7 @@ TEST(RankerTraining, AnEarlyStoppedRunStaysStopped) {
 
 TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
   LLAMAREC_REQUIRE_WORLD(2);
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
   MpiCommunicator world(MPI_COMM_WORLD);
   TempDir tmp;
