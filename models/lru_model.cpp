@@ -3,6 +3,17 @@
 #include "core/error.h"
 
 namespace llamarec {
+namespace {
+
+// Left padding the parallel scan needs to reach a power-of-two length (none for the fused scan).
+int64_t scan_padding(int64_t length, LruScan scan) {
+  if (scan != LruScan::kParallel) return 0;
+  int64_t padded_length = 1;
+  while (padded_length < length) padded_length *= 2;
+  return padded_length - length;
+}
+
+}  // namespace
 
 LruModelImpl::LruModelImpl(const LruConfig& config) {
   lru_blocks = register_module("lru_blocks", torch::nn::ModuleList());
@@ -12,9 +23,7 @@ LruModelImpl::LruModelImpl(const LruConfig& config) {
 
 torch::Tensor LruModelImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, LruScan scan) {
   const int64_t length = x.size(1);
-  int64_t padded_length = 1;
-  while (padded_length < length) padded_length *= 2;
-  const int64_t pad = scan == LruScan::kParallel ? padded_length - length : 0;
+  const int64_t pad = scan_padding(length, scan);
   auto h = pad > 0 ? torch::constant_pad_nd(x, {0, 0, pad, 0}) : x;  // [B, L', D]
   const auto m = pad > 0 ? torch::cat({torch::zeros({mask.size(0), pad}, mask.options()), mask}, 1) : mask;  // [B, L']
   for (const auto& block : *lru_blocks) h = block->as<LruBlock>()->forward(h, m, scan);
@@ -24,9 +33,7 @@ torch::Tensor LruModelImpl::forward(const torch::Tensor& x, const torch::Tensor&
 torch::Tensor LruModelImpl::forward_kept(const torch::Tensor& x, const torch::Tensor& mask, const torch::Tensor& kept,
                                          LruScan scan) {
   const int64_t batch = mask.size(0), length = mask.size(1);
-  int64_t padded_length = 1;
-  while (padded_length < length) padded_length *= 2;
-  const int64_t pad = scan == LruScan::kParallel ? padded_length - length : 0;
+  const int64_t pad = scan_padding(length, scan);
   const auto m = pad > 0 ? torch::cat({torch::zeros({batch, pad}, mask.options()), mask}, 1) : mask;  // [B, L']
   const auto k = pad > 0 ? torch::cat({torch::zeros({batch, pad}, kept.options()), kept}, 1) : kept;  // [B, L']
   const LruPacking packing{k.reshape(-1).nonzero().squeeze(1), batch, length + pad};
