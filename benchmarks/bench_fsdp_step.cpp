@@ -51,11 +51,7 @@ int main(int argc, char** argv) {
   if (comm.rank() == 0 && !fs::exists(dir / "model.safetensors")) {
     LlamaForCausalLM model(c);
     init_llama_random(*model, 1);
-    std::map<std::string, torch::Tensor> tensors;
-    for (const auto& item : model->named_parameters()) tensors[item.key()] = item.value().detach();
-    fs::create_directories(dir);
-    save_safetensors((dir / "model.safetensors").string(), tensors);
-    std::ofstream(dir / "config.json") << llama_config_to_json(c).dump(2);
+    save_llama(*model, dir.string());
   }
   comm.barrier();
   auto model = ShardedLlama::load(dir.string(), comm, torch::kFloat32, torch::kCPU);

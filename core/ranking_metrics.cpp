@@ -76,4 +76,10 @@ MetricMap RankingMetrics::means() const {
   return out;
 }
 
+MetricMap random_order_metrics(const std::vector<int64_t>& ks, int64_t candidates) {
+  RankingMetrics m(ks);
+  m.add_ranks(torch::arange(1, candidates + 1, torch::kLong));
+  return m.means();
+}
+
 }  // namespace llamarec

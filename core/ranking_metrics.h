@@ -41,4 +41,9 @@ class RankingMetrics {
   int64_t count_ = 0;
 };
 
+// What a uniformly random order of `candidates` items scores in expectation when one of them is
+// relevant: its rank is uniform on 1..candidates (e.g. NDCG@10 of 20 = 0.2277). The ranker's
+// chance level on the valid-retrieval subset.
+MetricMap random_order_metrics(const std::vector<int64_t>& ks, int64_t candidates);
+
 }  // namespace llamarec

@@ -5,7 +5,7 @@
 #     at 1 rank and their listed suites at 2 (tests/CMakeLists.txt). Tests that load a SentencePiece
 #     model skip themselves (LLAMAREC_REQUIRE_SENTENCEPIECE): ASan cannot dlopen our SentencePiece
 #     plugin with RTLD_DEEPBIND (google/sanitizers#611), and without it libsentencepiece meets
-#     LibTorch's protobuf of another version (core/tokenizer.cpp);
+#     LibTorch's protobuf of another version (core/sentencepiece_plugin.cpp);
 #   - every fuzz target (tests/fuzz/) runs for $FUZZ_SECONDS seconds (default 60; 0 = none), two at a
 #     time, from its seeds in tests/fuzz/corpus/. A crash leaves its input under
 #     build-sanitize/fuzz/crashes/<target>/ and fails the script: fix it, then keep the input in

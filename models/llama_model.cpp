@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace llamarec {
@@ -124,6 +125,17 @@ LlamaForCausalLM load_llama(const std::string& model_dir, torch::Dtype dtype, to
                config.num_hidden_layers, config.hidden_size, config.vocab_size, llama_parameter_count(config) / 1e6,
                c10::toString(dtype));
   return model;
+}
+
+void save_llama(const LlamaForCausalLMImpl& model, const std::string& model_dir) {
+  std::filesystem::create_directories(model_dir);
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& item : model.named_parameters()) {
+    if (item.key().find(".lora_") == std::string::npos) tensors[item.key()] = item.value().detach();
+  }
+  save_safetensors((std::filesystem::path(model_dir) / "model.safetensors").string(), tensors);
+  write_file_atomic((std::filesystem::path(model_dir) / "config.json").string(),
+                    llama_config_to_json(model.config()).dump(2) + "\n");
 }
 
 void init_llama_random(LlamaForCausalLMImpl& model, uint64_t seed, double std) {

@@ -87,6 +87,9 @@ LlamaForCausalLM load_llama(const std::string& model_dir, torch::Dtype dtype = t
                             torch::Device device = torch::kCPU);
 // Validates `checkpoint` against the model's tensor list, then copies every base tensor in.
 void load_llama_weights(LlamaForCausalLMImpl& model, const SafetensorsCheckpoint& checkpoint);
+// Writes `model`'s base weights (no LoRA tensors) as a Hugging Face checkpoint: <dir>/config.json
+// and <dir>/model.safetensors in the model's dtype, each file atomically.
+void save_llama(const LlamaForCausalLMImpl& model, const std::string& model_dir);
 // HF's initialisation: linear and embedding weights ~ N(0, std), norms = 1. Deterministic in `seed`.
 void init_llama_random(LlamaForCausalLMImpl& model, uint64_t seed, double std = 0.02);
 

@@ -391,6 +391,21 @@ void validate_config(const Config& c) {
   require(k.num_candidates <= c.retrieval.top_k, c, "ranker.num_candidates", "<= retrieval.top_k");
   require(!k.adapter.empty(), c, "ranker.adapter", "a non-empty path");
   validate_lora_config(c.lora, c.origin("lora."));
+  const auto& b = c.builtin_llama;
+  require(!b.dir.empty(), c, "builtin_llama.dir", "a non-empty path");
+  require(b.vocab_size >= 300 && b.vocab_size <= 1'000'000, c, "builtin_llama.vocab_size",
+          "in [300, 1000000] (byte fallback alone takes 259 pieces)");
+  require(b.hidden_size >= 8, c, "builtin_llama.hidden_size", ">= 8");
+  require(b.intermediate_size >= 1, c, "builtin_llama.intermediate_size", ">= 1");
+  require(b.num_hidden_layers >= 1, c, "builtin_llama.num_hidden_layers", ">= 1");
+  require(b.num_attention_heads >= 1 && b.hidden_size % b.num_attention_heads == 0 &&
+              (b.hidden_size / b.num_attention_heads) % 2 == 0,
+          c, "builtin_llama.num_attention_heads", ">= 1, dividing hidden_size into heads of even size (RoPE)");
+  require(b.num_key_value_heads >= 1 && b.num_attention_heads % b.num_key_value_heads == 0, c,
+          "builtin_llama.num_key_value_heads", ">= 1 and dividing num_attention_heads");
+  require(b.max_position_embeddings >= c.ranker.max_text_tokens + 2, c, "builtin_llama.max_position_embeddings",
+          ">= ranker.max_text_tokens + 2 (the prompt, the answer letter and EOS)");
+  require(b.corpus_prompts >= 0, c, "builtin_llama.corpus_prompts", ">= 0");
 }
 
 }  // namespace

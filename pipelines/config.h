@@ -211,7 +211,9 @@ struct RankerConfig {
 
   template <class V>
   void visit(V& v) {
-    v("model", model, "base model: a Hugging Face Llama directory (config.json, *.safetensors, tokenizer.model)");
+    v("model", model,
+      "base model: a Hugging Face Llama directory (config.json, *.safetensors, tokenizer.model); empty = the "
+      "built-in tiny Llama of [builtin_llama], created in run.dir on first use");
     v("tokenizer", tokenizer, "SentencePiece tokenizer.model (empty: <model>/tokenizer.model)");
     v("dtype", dtype, "base weights and compute: auto (bfloat16 on CUDA, float32 on CPU), float32 or bfloat16");
     v("batch_size", batch_size,
@@ -239,6 +241,35 @@ struct RankerConfig {
       "dummy_prefix (encode(letter), what the reference code reads)");
     v("positions", positions, "position ids of left-padded prompts: arange (HF 4.33, the reference) or from_mask");
     v("adapter", adapter, "best LoRA adapter in PEFT format (a directory; relative paths are inside run.dir)");
+  }
+};
+
+// The ranker's base when ranker.model is empty: a randomly initialised tiny Llama and a tokenizer
+// trained on the dataset's titles and the prompt text (pipelines/builtin_llama.h). It needs no
+// download; it has no world knowledge either.
+struct BuiltinLlamaConfig {
+  std::string dir = "builtin_llama";
+  int64_t vocab_size = 1024;
+  int64_t hidden_size = 64;
+  int64_t intermediate_size = 172;
+  int64_t num_hidden_layers = 4;
+  int64_t num_attention_heads = 4;
+  int64_t num_key_value_heads = 2;
+  int64_t max_position_embeddings = 2048;
+  int64_t corpus_prompts = 2000;
+
+  template <class V>
+  void visit(V& v) {
+    v("dir", dir, "where the built-in base is written (relative paths are inside run.dir)");
+    v("vocab_size", vocab_size,
+      "tokenizer vocabulary, an upper bound (a small catalogue yields fewer pieces; at least 300)");
+    v("hidden_size", hidden_size, "Llama hidden size");
+    v("intermediate_size", intermediate_size, "Llama MLP size");
+    v("num_hidden_layers", num_hidden_layers, "decoder layers");
+    v("num_attention_heads", num_attention_heads, "attention heads");
+    v("num_key_value_heads", num_key_value_heads, "key/value heads (fewer than the heads: grouped-query attention)");
+    v("max_position_embeddings", max_position_embeddings, "longest sequence (RoPE table)");
+    v("corpus_prompts", corpus_prompts, "training prompts added to the titles in the tokenizer's training text");
   }
 };
 
@@ -272,6 +303,7 @@ struct Config {
   RetrievalConfig retrieval;
   RankerConfig ranker;
   LoraConfig lora;
+  BuiltinLlamaConfig builtin_llama;
   FsdpConfig fsdp;
   EvalConfig eval;
   DistributedConfig distributed;
@@ -284,6 +316,7 @@ struct Config {
     v.section("retrieval", retrieval);
     v.section("ranker", ranker);
     v.section("lora", lora);
+    v.section("builtin_llama", builtin_llama);
     v.section("fsdp", fsdp);
     v.section("eval", eval);
     v.section("distributed", distributed);

@@ -7,6 +7,7 @@
 
 #include "core/candidates_file.h"
 #include "core/error.h"
+#include "core/ranking_metrics.h"
 #include "core/sequence_dataset.h"
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_scoring.h"
@@ -30,7 +31,7 @@ nlohmann::json to_json(const std::map<std::string, double>& m) {
 }
 
 void log_row(const std::string& title, const std::map<std::string, double>& m) {
-  spdlog::info("{:<20} MRR@5 {:.4f} NDCG@5 {:.4f} Recall@5 {:.4f} | MRR@10 {:.4f} NDCG@10 {:.4f} Recall@10 {:.4f}",
+  spdlog::info("{:<21} MRR@5 {:.4f} NDCG@5 {:.4f} Recall@5 {:.4f} | MRR@10 {:.4f} NDCG@10 {:.4f} Recall@10 {:.4f}",
                title, m.at("MRR@5"), m.at("NDCG@5"), m.at("Recall@5"), m.at("MRR@10"), m.at("NDCG@10"),
                m.at("Recall@10"));
 }
@@ -47,7 +48,7 @@ RankerMetrics run_evaluate_ranker(const Config& config, Communicator& comm, cons
   const auto shard = SequenceDataset::open_shard(dataset_path, comm.rank(), comm.size());
   const auto candidates =
       read_ranker_candidates(config.in_run_dir(config.retrieval.candidates), shard, rc.num_candidates);
-  auto setup = make_ranker_setup(config, comm);
+  auto setup = make_ranker_setup(config, comm, shard.titles());
   setup.model->load_adapter(adapter_dir);
   const PromptBuilder prompts(*setup.tokenizer, shard.titles(), setup.train_letter_ids, setup.prompt_options);
   const auto examples = make_ranker_eval_examples(shard, candidates, split, rc.num_candidates);
@@ -71,6 +72,8 @@ RankerMetrics run_evaluate_ranker(const Config& config, Communicator& comm, cons
   log_row("LlamaRec (subset)", out.ranker_subset);
   log_row("retriever (overall)", out.retriever_overall);
   log_row("LlamaRec (overall)", out.ranker_overall);
+  const auto random_subset = random_order_metrics({1, 5, 10}, rc.num_candidates);
+  log_row("random order (subset)", random_subset);
   if (comm.rank() == 0) {
     nlohmann::json j = {
         {"split", split_name},
@@ -78,7 +81,7 @@ RankerMetrics run_evaluate_ranker(const Config& config, Communicator& comm, cons
         {"subset_users", out.subset_users},
         {"ranks", comm.size()},
         {"adapter", adapter_dir},
-        {"base_model", rc.model},
+        {"base_model", setup.base_model},
         {"letter_ids", enum_name(rc.letter_ids)},
         {"protocol", "verbalizer over the retriever's top-" + std::to_string(rc.num_candidates) +
                          " for users whose answer was retrieved; overall = subset * |subset| / N"},
@@ -86,6 +89,8 @@ RankerMetrics run_evaluate_ranker(const Config& config, Communicator& comm, cons
         {"overall", to_json(out.ranker_overall)},
         {"retriever_subset", to_json(out.retriever_subset)},
         {"retriever_overall", to_json(out.retriever_overall)},
+        {"random_subset", to_json(random_subset)},
+        {"random_overall", to_json(scaled(random_subset, fraction))},
         {"seconds", seconds},
     };
     update_metrics_file(config.in_run_dir(config.eval.metrics), split == Split::kVal ? "ranker_val" : "ranker", j);

@@ -31,22 +31,30 @@ const std::string& PromptBuilder::title(int64_t item) const {
   return *cached;
 }
 
+std::string ranker_prompt_text(const std::string& instruction, const std::vector<std::string>& history_titles,
+                               const std::vector<std::string>& candidate_titles) {
+  if (candidate_titles.size() > 26) fail("prompt: {} candidates, at most 26 letters", candidate_titles.size());
+  std::string hist, pool;
+  for (size_t i = 0; i < history_titles.size(); ++i) {
+    if (!hist.empty()) hist += " \n ";
+    hist += "(" + std::to_string(i + 1) + ") " + history_titles[i];
+  }
+  for (size_t i = 0; i < candidate_titles.size(); ++i) {
+    if (!pool.empty()) pool += " \n ";
+    pool += std::string("(") + static_cast<char>('A' + i) + ") " + candidate_titles[i];
+  }
+  return "### Instruction:\n" + instruction + "\n\n### Input:\nUser history: " + hist + "; \n Candidate pool: " + pool +
+         "\n\n### Response:\n";
+}
+
 std::string PromptBuilder::text(const std::vector<int32_t>& history, const std::vector<int64_t>& candidates) const {
-  if (candidates.size() > 26) fail("prompt: {} candidates, at most 26 letters", candidates.size());
   const size_t first = history.size() > static_cast<size_t>(options_.max_history)
                            ? history.size() - static_cast<size_t>(options_.max_history)
                            : 0;
-  std::string hist, pool;
-  for (size_t i = first; i < history.size(); ++i) {
-    if (!hist.empty()) hist += " \n ";
-    hist += "(" + std::to_string(i - first + 1) + ") " + title(history[i]);
-  }
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    if (!pool.empty()) pool += " \n ";
-    pool += std::string("(") + static_cast<char>('A' + i) + ") " + title(candidates[i]);
-  }
-  return "### Instruction:\n" + options_.instruction + "\n\n### Input:\nUser history: " + hist +
-         "; \n Candidate pool: " + pool + "\n\n### Response:\n";
+  std::vector<std::string> hist, pool;
+  for (size_t i = first; i < history.size(); ++i) hist.push_back(title(history[i]));
+  for (const auto c : candidates) pool.push_back(title(c));
+  return ranker_prompt_text(options_.instruction, hist, pool);
 }
 
 namespace {

@@ -28,6 +28,11 @@ struct PromptOptions {
   std::string instruction = kLlamaRecInstruction;
 };
 
+// The prompt text for the given titles (history oldest first, candidates in letter order), ending
+// in "### Response:\n". PromptBuilder::text is this on the dataset's (truncated) titles.
+std::string ranker_prompt_text(const std::string& instruction, const std::vector<std::string>& history_titles,
+                               const std::vector<std::string>& candidate_titles);
+
 struct TokenizedPrompt {
   std::vector<int64_t> ids;  // BOS + prompt (+ letter + EOS when training)
   bool truncated = false;    // lost its beginning to max_text_tokens

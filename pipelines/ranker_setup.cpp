@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "pipelines/builtin_llama.h"
 
 namespace fs = std::filesystem;
 
@@ -28,14 +29,18 @@ torch::Dtype ranker_dtype(const Config& config, const torch::Device& device) {
   return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
 }
 
-RankerSetup make_ranker_setup(const Config& config, Communicator& comm) {
+RankerSetup make_ranker_setup(const Config& config, Communicator& comm, const std::vector<std::string>& titles) {
   const auto& rc = config.ranker;
-  if (rc.model.empty())
-    fail("{}: ranker.model is not set (a Hugging Face Llama directory)", config.origin("ranker.model"));
-  if (!fs::is_directory(rc.model))
-    fail("{}: ranker.model '{}' is not a directory", config.origin("ranker.model"), rc.model);
   RankerSetup s;
-  const auto tokenizer_path = rc.tokenizer.empty() ? (fs::path(rc.model) / "tokenizer.model").string() : rc.tokenizer;
+  if (rc.model.empty()) {
+    s.base_model = ensure_builtin_llama(config, comm, titles);
+  } else {
+    if (!fs::is_directory(rc.model))
+      fail("{}: ranker.model '{}' is not a directory", config.origin("ranker.model"), rc.model);
+    s.base_model = rc.model;
+  }
+  const auto tokenizer_path =
+      rc.tokenizer.empty() ? (fs::path(s.base_model) / "tokenizer.model").string() : rc.tokenizer;
   s.tokenizer = std::make_unique<Tokenizer>(tokenizer_path);
   const auto letters = candidate_letters(static_cast<int>(rc.num_candidates));
   s.train_letter_ids = letter_token_ids(*s.tokenizer, letters, "\n");
@@ -46,7 +51,8 @@ RankerSetup make_ranker_setup(const Config& config, Communicator& comm) {
   s.prompt_options.max_history = rc.max_history;
   s.prompt_options.max_title_tokens = rc.max_title_tokens;
   s.prompt_options.max_text_tokens = rc.max_text_tokens;
-  s.model = ShardedLlama::load(rc.model, comm, ranker_dtype(config, comm.device()), comm.device(), config.fsdp.shard);
+  s.model =
+      ShardedLlama::load(s.base_model, comm, ranker_dtype(config, comm.device()), comm.device(), config.fsdp.shard);
   if (s.tokenizer->vocab_size() != s.model->config().vocab_size)
     fail("{}: tokenizer has {} pieces but the model's vocab_size is {}", tokenizer_path, s.tokenizer->vocab_size(),
          s.model->config().vocab_size);

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "pipelines/config.h"
@@ -16,6 +17,7 @@
 namespace llamarec {
 
 struct RankerSetup {
+  std::string base_model;  // the directory loaded: ranker.model, or the built-in Llama's
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<int64_t> train_letter_ids;  // as they follow "\n": the training targets
   torch::Tensor verbalizer_ids;           // [C]: what the verbalizer reads (ranker.letter_ids)
@@ -28,7 +30,9 @@ struct RankerSetup {
 torch::Device ranker_device(const Config& config);
 // ranker.dtype: auto (bfloat16 on CUDA, float32 on CPU), float32 or bfloat16.
 torch::Dtype ranker_dtype(const Config& config, const torch::Device& device);
-// Loads tokenizer and base model (each rank only its shards); no adapter yet.
-RankerSetup make_ranker_setup(const Config& config, Communicator& comm);
+// Loads tokenizer and base model (each rank only its shards); no adapter yet. With ranker.model
+// empty the base is the built-in tiny Llama (pipelines/builtin_llama.h), built from `titles` on
+// first use.
+RankerSetup make_ranker_setup(const Config& config, Communicator& comm, const std::vector<std::string>& titles);
 
 }  // namespace llamarec

@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/progress.h"
 #include "pipelines/metrics_file.h"
+#include "pipelines/results_table.h"
 #include "pipelines/stages.h"
 
 namespace fs = std::filesystem;
@@ -50,10 +51,7 @@ std::vector<StageTiming> run_pipeline(const Config& config, Communicator& contro
       if (!t.skipped) merged[t.stage] = t.seconds;
     }
     update_metrics_file(metrics_path, "timings", merged);
-    std::string table = "stage timings (wall seconds):";
-    for (const auto& t : timings)
-      table += fmt::format("\n  {:<20} {}", t.stage, t.skipped ? "skipped" : format_duration(t.seconds));
-    spdlog::info("{}", table);
+    spdlog::info("results ({}):\n{}", metrics_path, format_results_table(read_metrics_file(metrics_path)));
   }
   return timings;
 }

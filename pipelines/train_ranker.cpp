@@ -20,7 +20,7 @@ class RankerTask : public TrainingTask {
         adapter_dir_(config.in_run_dir(rc_.adapter)),
         shard_(SequenceDataset::open_shard(config.in_run_dir(config.data.dataset), comm.rank(), comm.size())),
         candidates_(read_ranker_candidates(config.in_run_dir(config.retrieval.candidates), shard_, rc_.num_candidates)),
-        setup_(make_ranker_setup(config, comm)),
+        setup_(make_ranker_setup(config, comm, shard_.titles())),
         model_(*setup_.model),
         prompts_(*setup_.tokenizer, shard_.titles(), setup_.train_letter_ids, setup_.prompt_options),
         examples_(make_ranker_train_examples(shard_, rc_.num_candidates, static_cast<uint64_t>(config.run.seed))),
@@ -65,7 +65,7 @@ class RankerTask : public TrainingTask {
                                       rc_.eval_batch_size, {1, 5, 10}, setup_.positions, val_users_);
     return {eval.ranker.means(), fmt::format("(retriever NDCG@10 {:.4f})", eval.retriever.means().at("NDCG@10"))};
   }
-  void save_best() override { model_.save_adapter(adapter_dir_, rc_.model); }
+  void save_best() override { model_.save_adapter(adapter_dir_, setup_.base_model); }
 
   std::string progress_note(double seconds) const override {
     return fmt::format("{:.0f} tok/s/rank", seconds > 0 ? tokens_seen_ / seconds : 0.0);

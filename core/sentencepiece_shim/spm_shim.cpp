@@ -3,12 +3,14 @@
 #include "core/sentencepiece_shim/spm_shim.h"
 
 #include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 struct llamarec_spm {
@@ -21,6 +23,41 @@ void write_error(char* error, size_t error_size, const std::string& message) {
   if (error == nullptr || error_size == 0) return;
   std::snprintf(error, error_size, "%s", message.c_str());
 }
+
+// Copies `bytes` into a malloc'd buffer the caller releases with llamarec_spm_free_buffer.
+int hand_out(const std::string& bytes, char** out, size_t* out_size, char* error, size_t error_size) {
+  auto* buffer = static_cast<char*>(std::malloc(bytes.empty() ? 1 : bytes.size()));
+  if (buffer == nullptr) {
+    write_error(error, error_size, "out of memory");
+    return -1;
+  }
+  std::memcpy(buffer, bytes.data(), bytes.size());
+  *out = buffer;
+  *out_size = bytes.size();
+  return 0;
+}
+
+// Feeds the caller's sentences to the trainer without copying them into a file.
+class ArraySentences : public sentencepiece::SentenceIterator {
+ public:
+  ArraySentences(const char* const* sentences, const size_t* sizes, size_t count)
+      : sentences_(sentences), sizes_(sizes), count_(count) {
+    if (count_ > 0) current_.assign(sentences_[0], sizes_[0]);
+  }
+  bool done() const override { return index_ >= count_; }
+  void Next() override {
+    if (++index_ < count_) current_.assign(sentences_[index_], sizes_[index_]);
+  }
+  const std::string& value() const override { return current_; }
+  sentencepiece::util::Status status() const override { return sentencepiece::util::Status(); }
+
+ private:
+  const char* const* sentences_;
+  const size_t* sizes_;
+  size_t count_;
+  size_t index_ = 0;
+  std::string current_;
+};
 
 }  // namespace
 
@@ -81,15 +118,7 @@ __attribute__((visibility("default"))) int llamarec_spm_decode(llamarec_spm* han
       write_error(error, error_size, status.ToString());
       return -1;
     }
-    auto* buffer = static_cast<char*>(std::malloc(out.empty() ? 1 : out.size()));
-    if (buffer == nullptr) {
-      write_error(error, error_size, "out of memory");
-      return -1;
-    }
-    std::memcpy(buffer, out.data(), out.size());
-    *text = buffer;
-    *size = out.size();
-    return 0;
+    return hand_out(out, text, size, error, error_size);
   } catch (const std::exception& e) {
     write_error(error, error_size, e.what());
     return -1;
@@ -131,6 +160,27 @@ __attribute__((visibility("default"))) int llamarec_spm_special_id(const llamare
       return handle->processor.pad_id();
     default:
       return -1;
+  }
+}
+
+__attribute__((visibility("default"))) int llamarec_spm_train(const char* const* keys, const char* const* values,
+                                                              size_t nargs, const char* const* sentences,
+                                                              const size_t* sizes, size_t count, char** model,
+                                                              size_t* model_size, char* error, size_t error_size) {
+  try {
+    std::unordered_map<std::string, std::string> kwargs;
+    for (size_t i = 0; i < nargs; ++i) kwargs[keys[i]] = values[i];
+    ArraySentences iterator(sentences, sizes, count);
+    std::string serialized;
+    const auto status = sentencepiece::SentencePieceTrainer::Train(kwargs, &iterator, &serialized);
+    if (!status.ok()) {
+      write_error(error, error_size, status.ToString());
+      return -1;
+    }
+    return hand_out(serialized, model, model_size, error, error_size);
+  } catch (const std::exception& e) {
+    write_error(error, error_size, e.what());
+    return -1;
   }
 }
 

@@ -34,6 +34,14 @@ typedef const char* (*llamarec_spm_id_to_piece_fn)(const llamarec_spm* handle, i
 // Special ids: 0 = unk, 1 = bos, 2 = eos, 3 = pad; -1 where the model has none.
 typedef int (*llamarec_spm_special_id_fn)(const llamarec_spm* handle, int which);
 
+// Trains a model on `count` sentences (UTF-8, `sizes[i]` bytes each) with SentencePiece's trainer;
+// `keys`/`values` are `nargs` trainer options as spm_train names them (vocab_size, model_type, ...).
+// On success returns 0 and hands out the serialized model (malloc'd, release with
+// llamarec_spm_free_buffer); on failure returns -1 and writes the reason to `error`.
+typedef int (*llamarec_spm_train_fn)(const char* const* keys, const char* const* values, size_t nargs,
+                                     const char* const* sentences, const size_t* sizes, size_t count, char** model,
+                                     size_t* model_size, char* error, size_t error_size);
+
 #ifdef __cplusplus
 }
 #endif

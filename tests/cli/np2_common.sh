@@ -1,6 +1,6 @@
 # Shared by the 2-rank command-line tests (sourced): a scratch directory, the launcher, a tiny
-# synthetic dataset and retriever config that train in seconds, and the ranker config on ../shared's
-# stories260K when it is there. Expects $bin (the llamarec binary) and $root (the source tree).
+# synthetic dataset and retriever config that train in seconds, and a ranker config on a small
+# built-in Llama (no ../shared needed). Expects $bin (the llamarec binary) and $root (the source tree).
 tmp="$(mktemp -d)"
 trap 'pkill -9 -f -- "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 failures=0
@@ -8,9 +8,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS
 np2_command=(env LLAMAREC_BIN="$bin" bash "$root/launch/mpirun.sh" 2)  # for `timeout`, which runs no functions
 np2() { "${np2_command[@]}" "$@"; }
 problem() { echo "FAIL $*"; failures=$((failures + 1)); }
-
-model="$root/../shared/models/stories260K-hf"
-has_ranker_model() { [ -f "$model/config.json" ]; }
 
 cat >"$tmp/tiny.toml" <<TOML
 [data]
@@ -33,19 +30,27 @@ patience = 100
 candidates = "$tmp/candidates.h5"
 
 [ranker]
-model = "$model"
 dtype = "float32"
 batch_size = 8
 lr = 1e-3
 warmup_steps = 2
-max_steps = 48
-val_interval = 24
+max_steps = 120
+val_interval = 40
 checkpoint_interval = 3
 val_users = 16
 eval_batch_size = 8
 max_history = 5
 max_title_tokens = 8
 max_text_tokens = 256
+
+[builtin_llama]
+hidden_size = 32
+intermediate_size = 64
+num_hidden_layers = 2
+num_attention_heads = 2
+num_key_value_heads = 1
+corpus_prompts = 200
+max_position_embeddings = 512
 TOML
 
 # The dataset, a trained retriever and its candidates, shared by every run of a script.

@@ -108,28 +108,28 @@ rejects "candidates from another dataset (before any model loads)" "candidates.h
   "$tmp/c1/ranker_adapter" "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/c1" \
   --set data.dataset="$tmp/other/dataset.h5" --set ranker.model="$tmp/no-model"
 
-# A Hugging Face Llama directory (past the tokenizer only with ../shared's Llama 2 tokenizer).
+# A Hugging Face Llama directory; past the tokenizer with the built-in Llama's (one training step
+# creates it).
 mkdir -p "$tmp/llama"
 rejects "a model directory without a tokenizer" "llama/tokenizer.model: tokenizer model not found" "$tmp/l0/ranker_adapter" \
   "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l0" --set ranker.model="$tmp/llama"
-if ! has_ranker_model; then
-  echo "skip the Llama config cases: no $model (its tokenizer is needed to get that far)"
-  echo "$cases bad-input cases"
-  finish
-  exit
-fi
+np2 train-ranker -c "$cfg" --set run.dir="$in" --set ranker.max_steps=1 >"$tmp/builtin.log" 2>&1 ||
+  { problem "creating the built-in Llama"; tail -20 "$tmp/builtin.log"; }
+rejects "a built-in Llama built for another config" "llamarec_builtin.json: the built-in Llama there was built for another config.*delete" \
+  - "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$in" --set builtin_llama.hidden_size=64
+tokenizer="$in/builtin_llama/tokenizer.model"
 printf '{"hidden_size": 64, "intermediate_size": 172, "num_attention_heads": 7, "num_key_value_heads": 7, "num_hidden_layers": 2, "vocab_size": 512, "max_position_embeddings": 256, "rms_norm_eps": 1e-5}\n' \
   >"$tmp/llama/config.json"
 rejects "Llama config with inconsistent heads" "config.json.*(num_attention_heads|hidden_size)" "$tmp/l1/ranker_adapter" \
   "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l1" --set ranker.model="$tmp/llama" \
-  --set ranker.tokenizer="${model}/tokenizer.model"
+  --set ranker.tokenizer="$tokenizer"
 sed -i 's/"num_attention_heads": 7, "num_key_value_heads": 7/"num_attention_heads": 8, "num_key_value_heads": 8/' \
   "$tmp/llama/config.json"
 printf '{"weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}}\n' \
   >"$tmp/llama/model.safetensors.index.json"
 rejects "sharded index naming a missing shard" "model-00001-of-00002.safetensors" "$tmp/l2/ranker_adapter" \
   "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l2" --set ranker.model="$tmp/llama" \
-  --set ranker.tokenizer="${model}/tokenizer.model"
+  --set ranker.tokenizer="$tokenizer"
 
 echo "$cases bad-input cases"
 finish

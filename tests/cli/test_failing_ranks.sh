@@ -44,16 +44,12 @@ fails "retrieve, rank 1 throws" "error \(rank 1\): injected fault at batch 0 on 
   retrieve --set run.dir="$tmp/inputs" --set retrieval.candidates="$tmp/e.h5" --inject-fault "throw@batch=0,rank=1"
 fails "evaluate-retriever, rank 0 throws" "error \(rank 0\): injected fault at batch 0 on rank 0" \
   evaluate-retriever --set run.dir="$tmp/inputs" --set eval.metrics="$tmp/f.json" --inject-fault "throw@batch=0,rank=0"
-if has_ranker_model; then
-  fails "train-ranker, rank 1 throws" "error \(rank 1\): injected fault at step 3 on rank 1" \
-    train-ranker --set run.dir="$tmp/g" --inject-fault "throw@step=3,rank=1"
-  fails "train-ranker, rank 0 killed" "signal 9|killed|Killed" \
-    train-ranker --set run.dir="$tmp/h" --inject-fault "kill@step=3,rank=0"
-  np2 train-ranker -c "$tmp/tiny.toml" --set run.dir="$tmp/inputs" --set ranker.max_steps=2 >"$tmp/ranker.log" 2>&1 ||
-    { problem "training the ranker for evaluate-ranker"; tail -20 "$tmp/ranker.log"; }
-  fails "evaluate-ranker, rank 1 throws" "error \(rank 1\): injected fault at batch 1 on rank 1" \
-    evaluate-ranker --set run.dir="$tmp/inputs" --set eval.metrics="$tmp/i.json" --inject-fault "throw@batch=1,rank=1"
-else
-  echo "skip ranker stages: no $model"
-fi
+fails "train-ranker, rank 1 throws" "error \(rank 1\): injected fault at step 3 on rank 1" \
+  train-ranker --set run.dir="$tmp/g" --inject-fault "throw@step=3,rank=1"
+fails "train-ranker, rank 0 killed" "signal 9|killed|Killed" \
+  train-ranker --set run.dir="$tmp/h" --inject-fault "kill@step=3,rank=0"
+np2 train-ranker -c "$tmp/tiny.toml" --set run.dir="$tmp/inputs" --set ranker.max_steps=2 >"$tmp/ranker.log" 2>&1 ||
+  { problem "training the ranker for evaluate-ranker"; tail -20 "$tmp/ranker.log"; }
+fails "evaluate-ranker, rank 1 throws" "error \(rank 1\): injected fault at batch 1 on rank 1" \
+  evaluate-ranker --set run.dir="$tmp/inputs" --set eval.metrics="$tmp/i.json" --inject-fault "throw@batch=1,rank=1"
 finish

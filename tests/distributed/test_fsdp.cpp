@@ -40,11 +40,7 @@ LlamaConfig tiny_config(bool tied = false) {
 LlamaForCausalLM write_random_model(const std::filesystem::path& dir, const LlamaConfig& config, uint64_t seed) {
   LlamaForCausalLM model(config, torch::TensorOptions().dtype(torch::kFloat64));
   init_llama_random(*model, seed, 0.2);
-  std::filesystem::create_directories(dir);
-  std::map<std::string, torch::Tensor> tensors;
-  for (const auto& item : model->named_parameters()) tensors[item.key()] = item.value().detach();
-  save_safetensors((dir / "model.safetensors").string(), tensors);
-  std::ofstream(dir / "config.json") << llama_config_to_json(config).dump(2);
+  save_llama(*model, dir.string());
   return model;
 }
 

@@ -1,6 +1,6 @@
 // The ranker: prompt text and tokens exactly as LlamaRec builds them, training and evaluation
-// examples, and (with ../shared's stories260K) training, resume, PEFT adapter output and 2-rank =
-// 1-rank for training and evaluation.
+// examples, and training, resume, PEFT adapter output and 2-rank = 1-rank for training and
+// evaluation on the built-in tiny Llama (and on ../shared's stories260K where present).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -15,6 +15,7 @@
 #include "core/tokenizer.h"
 #include "distributed/mpi_communicator.h"
 #include "pipelines/evaluate_ranker.h"
+#include "pipelines/metrics_file.h"
 #include "pipelines/preprocess.h"
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_prompt.h"
@@ -188,18 +189,21 @@ TEST(RankerExamples, EvaluationUsesTheValidRetrievalSubsetInRetrieverOrder) {
   EXPECT_EQ(make_ranker_eval_examples(ds, cands, Split::kTest, 3).size(), 6u);
 }
 
-// ---- training and evaluation with a real pretrained model (stories260K) ----
+// ---- training and evaluation: the built-in tiny Llama (always) and stories260K (with ../shared) ----
 
 std::string make_synthetic(const std::filesystem::path& path) {
   return testing::make_synthetic_dataset(path, 40, 60, 6, 14);
 }
 
+// `model` empty: the built-in base, kept small (2 layers) so that the tests stay fast.
 Config ranker_config(const std::filesystem::path& dir, const std::string& dataset, const std::string& candidates,
-                     const std::filesystem::path& model) {
-  Config c =
-      load_config("", {"ranker.batch_size=4", "ranker.eval_batch_size=3", "ranker.max_steps=8", "ranker.val_interval=4",
-                       "ranker.warmup_steps=2", "ranker.lr=2e-3", "ranker.max_history=4", "ranker.max_text_tokens=384",
-                       "ranker.val_users=9", "lora.dropout=0"});
+                     const std::filesystem::path& model = {}) {
+  Config c = load_config(
+      "", {"ranker.batch_size=4", "ranker.eval_batch_size=3", "ranker.max_steps=8", "ranker.val_interval=4",
+           "ranker.warmup_steps=2", "ranker.lr=2e-3", "ranker.max_history=4", "ranker.max_text_tokens=384",
+           "ranker.val_users=9", "lora.dropout=0", "builtin_llama.hidden_size=32", "builtin_llama.intermediate_size=64",
+           "builtin_llama.num_hidden_layers=2", "builtin_llama.num_attention_heads=2",
+           "builtin_llama.num_key_value_heads=1", "builtin_llama.corpus_prompts=100"});
   c.run.dir = dir.string();
   c.data.dataset = dataset;
   c.retrieval.candidates = candidates;
@@ -207,15 +211,14 @@ Config ranker_config(const std::filesystem::path& dir, const std::string& datase
   return c;
 }
 
-TEST(RankerTraining, LearnsSavesAPeftAdapterResumesAndEvaluates) {
-  LLAMAREC_REQUIRE_SENTENCEPIECE();
-  LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
+// Trains 8 steps, checks the PEFT adapter, resumes to 12, evaluates against the handmade retriever.
+void train_resume_and_evaluate(const std::filesystem::path& model, int64_t layers) {
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
   const auto dataset = make_synthetic(tmp / "d.h5");
   const auto ds = SequenceDataset::open(dataset);
   write_candidates((tmp / "c.h5").string(), handmade_candidates(ds, 20));
-  auto c = ranker_config(tmp / "run", dataset, (tmp / "c.h5").string(), shared_path.parent_path());
+  auto c = ranker_config(tmp / "run", dataset, (tmp / "c.h5").string(), model);
   const auto result = train_ranker(c, self);
   ASSERT_EQ(result.curve.size(), 3u);  // steps 0, 4, 8
   EXPECT_EQ(result.steps, 8);
@@ -224,8 +227,9 @@ TEST(RankerTraining, LearnsSavesAPeftAdapterResumesAndEvaluates) {
   ASSERT_TRUE(std::filesystem::exists(adapter / "adapter_config.json"));
   const SafetensorsCheckpoint saved((adapter / "adapter_model.safetensors").string());
   EXPECT_TRUE(saved.contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"));
-  EXPECT_TRUE(saved.contains("base_model.model.model.layers.4.self_attn.v_proj.lora_B.weight"));
-  EXPECT_EQ(saved.names().size(), 5u * 2 * 2);  // layers x {q, v} x {A, B}
+  EXPECT_TRUE(
+      saved.contains(fmt::format("base_model.model.model.layers.{}.self_attn.v_proj.lora_B.weight", layers - 1)));
+  EXPECT_EQ(saved.names().size(), static_cast<size_t>(layers) * 2 * 2);  // layers x {q, v} x {A, B}
 
   // Resume with a higher limit continues from the saved state (schedule over the new total).
   c.ranker.max_steps = 12;
@@ -246,16 +250,30 @@ TEST(RankerTraining, LearnsSavesAPeftAdapterResumesAndEvaluates) {
   double recall5 = 0;
   for (int64_t u = 0; u < users; ++u) recall5 += (u % 21) < 5 ? 1 : 0;
   EXPECT_NEAR(m.retriever_subset.at("Recall@5"), recall5 / m.subset_users, 1e-12);
+  // metrics.json records the base that was loaded and the chance level beside the ranker.
+  const auto metrics = read_metrics_file(c.in_run_dir(c.eval.metrics)).at("ranker");
+  EXPECT_EQ(metrics.at("base_model"), model.empty() ? c.in_run_dir(c.builtin_llama.dir) : model.string());
+  EXPECT_NEAR(metrics.at("random_subset").at("Recall@10").get<double>(), 0.5, 1e-12);
+}
+
+TEST(RankerTraining, BuiltinBaseLearnsSavesAPeftAdapterResumesAndEvaluates) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
+  train_resume_and_evaluate({}, 2);
+}
+
+TEST(RankerTraining, Stories260KLearnsSavesAPeftAdapterResumesAndEvaluates) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
+  LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
+  train_resume_and_evaluate(shared_path.parent_path(), 5);
 }
 
 TEST(RankerTraining, AnEarlyStoppedRunStaysStopped) {
   LLAMAREC_REQUIRE_SENTENCEPIECE();
-  LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
   const auto dataset = make_synthetic(tmp / "d.h5");
   write_candidates((tmp / "c.h5").string(), handmade_candidates(SequenceDataset::open(dataset), 20));
-  auto c = ranker_config(tmp / "run", dataset, (tmp / "c.h5").string(), shared_path.parent_path());
+  auto c = ranker_config(tmp / "run", dataset, (tmp / "c.h5").string());
   c.ranker.max_steps = 0;
   c.ranker.patience = 1;
   c.ranker.warmup_steps = 1000;  // the warmup keeps the lr at ~0: validation 4 is no better than 0
@@ -272,7 +290,6 @@ TEST(RankerTraining, AnEarlyStoppedRunStaysStopped) {
 TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
   LLAMAREC_REQUIRE_WORLD(2);
   LLAMAREC_REQUIRE_SENTENCEPIECE();
-  LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
   MpiCommunicator world(MPI_COMM_WORLD);
   TempDir tmp;
   const auto dataset = make_synthetic(tmp / "d.h5");
@@ -284,8 +301,9 @@ TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
     std::filesystem::create_directories(shared_run);
   }
   world.barrier();
-  auto multi = ranker_config(shared_run, dataset, (tmp / "c.h5").string(), shared_path.parent_path());
-  auto single = ranker_config(tmp / "single", dataset, (tmp / "c.h5").string(), shared_path.parent_path());
+  // The built-in base, built once by each run's rank 0: the same seed gives the same bytes.
+  auto multi = ranker_config(shared_run, dataset, (tmp / "c.h5").string());
+  auto single = ranker_config(tmp / "single", dataset, (tmp / "c.h5").string());
   const auto a = train_ranker(multi, world);
   MpiCommunicator self(MPI_COMM_SELF);
   const auto b = train_ranker(single, self);
