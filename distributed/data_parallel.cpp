@@ -15,13 +15,11 @@ DataParallel::DataParallel(Communicator& comm, std::vector<torch::Tensor> parame
     }
     bucket_numel_ += parameters_[i].numel();
   }
-  if (!parameters_.empty()) {
-  }
   auto options = parameters_.empty() ? torch::TensorOptions().dtype(torch::kFloat32)
                                      : parameters_.front().options().requires_grad(false);
   // fp32 weights would lose exactness for large token counts only beyond 2^24; keep them in the
   // parameters' dtype so that one collective suffices.
-  bucket_ = torch::zeros({bucket_numel_ + 2}, options);
+  bucket_ = torch::zeros({bucket_numel_ + 3}, options);
 }
 
 void DataParallel::broadcast_parameters() {
@@ -40,7 +38,7 @@ void DataParallel::broadcast_parameters() {
   }
 }
 
-DataParallel::Totals DataParallel::all_reduce_gradients(double local_weight, double local_value) {
+DataParallel::Totals DataParallel::all_reduce_gradients(double local_weight, double local_value, double local_flag) {
   torch::NoGradGuard no_grad;
   if (comm_.size() == 1) {
     if (local_weight != 1.0 && local_weight > 0) {
@@ -48,7 +46,7 @@ DataParallel::Totals DataParallel::all_reduce_gradients(double local_weight, dou
         if (p.grad().defined()) p.mutable_grad().div_(local_weight);
       }
     }
-    return {local_weight, local_value};
+    return {local_weight, local_value, local_flag};
   }
   int64_t offset = 0;
   for (const auto& p : parameters_) {
@@ -62,8 +60,11 @@ DataParallel::Totals DataParallel::all_reduce_gradients(double local_weight, dou
   }
   bucket_[bucket_numel_] = local_weight;
   bucket_[bucket_numel_ + 1] = local_value;
+  bucket_[bucket_numel_ + 2] = local_flag;
   comm_.all_reduce(bucket_, ReduceOp::kSum);
-  const Totals totals{bucket_[bucket_numel_].item<double>(), bucket_[bucket_numel_ + 1].item<double>()};
+  const auto tail = bucket_.narrow(0, bucket_numel_, 3).to(torch::kCPU, torch::kDouble);
+  const auto* t = tail.data_ptr<double>();
+  const Totals totals{t[0], t[1], t[2]};
   if (totals.weight > 0) bucket_.narrow(0, 0, bucket_numel_).div_(totals.weight);
   offset = 0;
   for (auto& p : parameters_) {

@@ -20,14 +20,16 @@ class DataParallel {
   struct Totals {
     double weight = 0;  // sum over ranks of local_weight
     double value = 0;   // sum over ranks of local_value
+    double flags = 0;   // sum over ranks of local_flag
   };
   // One all-reduce: gradients are summed across ranks and divided by the sum of every rank's
   // `local_weight`. With the default weight 1 that is the average; with a loss summed over this
   // rank's label tokens and weight = its token count, it is exactly the gradient of the global mean
   // loss, however unevenly the global batch is split. `local_value` (e.g. the summed loss) rides in
-  // the same bucket. A parameter without a gradient on this rank contributes zeros (ranks must
-  // agree on the bucket layout, not on which grads exist).
-  Totals all_reduce_gradients(double local_weight = 1.0, double local_value = 0.0);
+  // the same bucket, and so does `local_flag` (the trainer's stop request: every rank learns of
+  // any rank's signal in the step's own collective). A parameter without a gradient on this rank
+  // contributes zeros (ranks must agree on the bucket layout, not on which grads exist).
+  Totals all_reduce_gradients(double local_weight = 1.0, double local_value = 0.0, double local_flag = 0.0);
 
   int64_t bucket_numel() const { return bucket_numel_; }
 
@@ -35,7 +37,7 @@ class DataParallel {
   Communicator& comm_;
   std::vector<torch::Tensor> parameters_;
   int64_t bucket_numel_ = 0;
-  torch::Tensor bucket_;  // [bucket_numel + 2]: flat gradients, weight, value; reused every step
+  torch::Tensor bucket_;  // [bucket_numel + 3]: flat gradients, weight, value, flag; reused every step
 };
 
 }  // namespace llamarec

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/fault_injection.h"
 #include "core/logging.h"
+#include "core/stop_signal.h"
 #include "distributed/mpi_context.h"
 #include "launch/commands.h"
 
@@ -43,6 +44,10 @@ int main(int argc, char** argv) {
   set_fault_rank(mpi.rank());
   try {
     return registry.run_selected(app, mpi);
+  } catch (const StopRequested& e) {
+    // Every rank stopped at the same point after a collective save: a clean exit, no abort.
+    if (mpi.rank() == 0) std::fprintf(stderr, "llamarec: %s (exit %d: requeue)\n", e.what(), kRequeueExitCode);
+    return kRequeueExitCode;
   } catch (const std::exception& e) {
     // Every rank reports its own failure; the world is aborted so that no peer waits forever in a
     // collective for a rank that has left.

@@ -8,6 +8,7 @@
 
 #include "core/atomic_file.h"
 #include "core/progress.h"
+#include "core/stop_signal.h"
 #include "pipelines/metrics_file.h"
 #include "pipelines/results_table.h"
 #include "pipelines/stages.h"
@@ -22,6 +23,7 @@ std::vector<StageTiming> run_pipeline(const Config& config, Communicator& contro
   const fs::path done_dir = fs::path(config.run.dir) / ".done";
   if (control.rank() == 0) fs::create_directories(done_dir);
   control.barrier();
+  const StopSignalScope stop_on_signal;
   std::vector<StageTiming> timings;
   for (const auto& stage : pipeline_stages()) {
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), stage.name) == wanted.end()) continue;
@@ -41,7 +43,12 @@ std::vector<StageTiming> run_pipeline(const Config& config, Communicator& contro
     timings.push_back({stage.name, seconds, false});
     if (control.rank() == 0) write_file_atomic(marker.string(), fmt::format("{:.3f} s\n", seconds));
     spdlog::info("== {} finished in {}", stage.name, format_duration(seconds));
-    control.barrier();
+    // A stop signal that came during a stage other than training: stop before the next one.
+    auto stop = torch::full({1}, stop_signal() != 0 ? 1.0 : 0.0, torch::kDouble);
+    control.all_reduce(stop, ReduceOp::kSum);
+    if (stop.item<double>() > 0)
+      throw StopRequested(
+          fmt::format("stopped on request after stage {}: run the same command again to go on", stage.name));
   }
   if (control.rank() == 0) {
     // Merged with earlier invocations' timings: skipped stages keep theirs.

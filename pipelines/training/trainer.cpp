@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/fault_injection.h"
+#include "core/stop_signal.h"
 #include "core/profile_scope.h"
 #include "core/progress.h"
 #include "distributed/data_parallel.h"
@@ -79,6 +80,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
   auto& optimizer = task.optimizer();
 
   Checkpointer checkpointer(o.state_dir, o.identity, comm);
+  const StopSignalScope stop_on_signal;
   TrainingState state;
   bool stop = false;
   bool generators_restored = false;
@@ -171,7 +173,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
       {
         // Sum of gradients / global label count = gradient of the global mean loss.
         const ProfileScope profile_all_reduce("train.all_reduce");
-        totals = dp.all_reduce_gradients(local_tokens, local_loss);
+        totals = dp.all_reduce_gradients(local_tokens, local_loss, stop_signal() != 0 ? 1.0 : 0.0);
       }
       // Clipped at infinity, the call only measures the norm. These are the all-reduced gradients: a
       // non-finite value on any rank is non-finite on every rank, so all ranks decide alike.
@@ -196,10 +198,21 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
     progress.advance(1, fmt::format("epoch {} | loss {:.4f} | lr {:.2e}{}", epoch,
                                     totals.weight > 0 ? totals.value / totals.weight : 0.0, state.last_lr,
                                     note.empty() ? "" : " | " + note));
+    const bool stop_requested = totals.flags > 0;
     if (state.step % o.val_interval == 0) {
       validate();
-    } else if (o.checkpoint_interval > 0 && state.step % o.checkpoint_interval == 0) {
+    } else if (stop_requested || (o.checkpoint_interval > 0 && state.step % o.checkpoint_interval == 0)) {
       checkpoint();
+    }
+    if (stop_requested) {
+      // Every rank saw the same sum: all stop after this step, its state saved.
+      const int local = stop_signal();
+      spdlog::warn("{} training: stopping after step {} on request ({} of {} ranks signalled{})", o.name, state.step,
+                   static_cast<int64_t>(totals.flags), comm.size(),
+                   local != 0 ? ", this one by " + signal_name(local) : "");
+      throw StopRequested(fmt::format(
+          "{} training stopped after step {}, its state saved in {}: run the same command again to resume there",
+          o.name, state.step, checkpointer.dir()));
     }
   }
   if (state.curve.back().step != state.step) validate();

@@ -53,6 +53,27 @@ corpus_prompts = 200
 max_position_embeddings = 512
 TOML
 
+# The newest saved step under a state directory (0 when none).
+newest_step() {
+  local d
+  d="$(ls "$1" 2>/dev/null | grep -E '^step-[0-9]+$' | sort | tail -1)"
+  d="${d#step-}"
+  echo "$((10#${d:-0}))"
+}
+
+# A rank process of the run in $1 (not mpirun), at random.
+a_rank_of() { pgrep -f -- "^$bin .*run.dir=$1( |$)" | shuf -n 1; }
+
+# same_files NAME DIR_A DIR_B FILE...: byte-identical files in both run directories.
+same_files() {
+  local name="$1" a="$2" b="$3"
+  shift 3
+  for f in "$@"; do
+    if ! cmp -s "$a/$f" "$b/$f"; then problem "$name: $f differs from the uninterrupted run's"; return; fi
+  done
+  echo "ok   $name: ${*} identical to the uninterrupted run's"
+}
+
 # The dataset, a trained retriever and its candidates, shared by every run of a script.
 prepare_inputs() {
   np2 preprocess -c "$tmp/tiny.toml" --set run.dir="$tmp/inputs" >"$tmp/prepare.log" 2>&1 &&

@@ -10,27 +10,6 @@ root="$2"
 source "$root/tests/cli/np2_common.sh"
 kills="${KILLS:-4}"
 
-# The newest saved step under a state directory (0 when none).
-newest_step() {
-  local d
-  d="$(ls "$1" 2>/dev/null | grep -E '^step-[0-9]+$' | sort | tail -1)"
-  d="${d#step-}"
-  echo "$((10#${d:-0}))"
-}
-
-# same_files NAME DIR_A DIR_B FILE...: byte-identical files in both run directories.
-same_files() {
-  local name="$1" a="$2" b="$3"
-  shift 3
-  for f in "$@"; do
-    if ! cmp -s "$a/$f" "$b/$f"; then problem "$name: $f differs from the uninterrupted run's"; return; fi
-  done
-  echo "ok   $name: ${*} identical to the uninterrupted run's"
-}
-
-# A rank process of the run in $1 (not mpirun), at random.
-a_rank_of() { pgrep -f -- "^$bin .*run.dir=$1( |$)" | shuf -n 1; }
-
 # kill_and_resume NAME STAGE STATE INTERVAL FILES...: the uninterrupted run, then one killed $kills
 # times at random moments (and once inside a checkpoint write) and restarted each time; the same
 # end. INTERVAL: the config's checkpoint_interval.

@@ -255,7 +255,9 @@ TEST(DataParallelMpi, WeightedAllReduceIsTheGlobalMeanGradient) {
   // Rank r holds (r+1) "tokens", each contributing gradient (r+1) on every element.
   p.mutable_grad() = torch::full({3}, static_cast<float>((r + 1) * (r + 1)));
   DataParallel dp(world, {p});
-  const auto totals = dp.all_reduce_gradients(r + 1, 10.0 * (r + 1));
+  // Only the last rank raises its flag (a stop signal): every rank sees one.
+  const auto totals = dp.all_reduce_gradients(r + 1, 10.0 * (r + 1), r == n - 1 ? 1.0 : 0.0);
+  EXPECT_DOUBLE_EQ(totals.flags, 1.0);
   double weight = 0, grad = 0, value = 0;
   for (int q = 0; q < n; ++q) {
     weight += q + 1;
