@@ -11,6 +11,7 @@ packages=(
   clang-format                               # launch/format.sh --check (CI)
   clang libclang-rt-14-dev                   # launch/sanitize.sh: ASan + UBSan, libFuzzer
   procps                                     # pgrep/pkill: the kill-and-resume and failing-rank tests
+  gnuplot-nox                                # llamarec report: the PNG plots
 )
 missing=()
 for p in "${packages[@]}"; do

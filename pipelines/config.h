@@ -177,10 +177,13 @@ struct RetrievalConfig {
 
 struct EvalConfig {
   std::string metrics = "metrics.json";
+  std::string scalars = "metrics.jsonl";
 
   template <class V>
   void visit(V& v) {
     v("metrics", metrics, "metrics file, one entry per stage (relative paths are inside run.dir)");
+    v("scalars", scalars,
+      "training scalars, a JSON line per step and per validation (relative paths are inside run.dir)");
   }
 };
 

@@ -11,6 +11,7 @@
 #include "core/stop_signal.h"
 #include "pipelines/metrics_file.h"
 #include "pipelines/results_table.h"
+#include "pipelines/run_report.h"
 #include "pipelines/stages.h"
 
 namespace fs = std::filesystem;
@@ -59,6 +60,14 @@ std::vector<StageTiming> run_pipeline(const Config& config, Communicator& contro
     }
     update_metrics_file(metrics_path, "timings", merged);
     spdlog::info("results ({}):\n{}", metrics_path, format_results_table(read_metrics_file(metrics_path)));
+    // The report is for reading; a run whose plots fail is still a finished run.
+    try {
+      const auto report = write_run_report(
+          {metrics_path, config.in_run_dir(config.eval.scalars), (fs::path(config.run.dir) / "report").string()});
+      spdlog::info("report: {}", report);
+    } catch (const Error& e) {
+      spdlog::warn("report not written: {}", e.what());
+    }
   }
   return timings;
 }

@@ -115,6 +115,7 @@ TrainingResult train_ranker(const Config& config, Communicator& comm) {
   o.selection_metric = "NDCG@10";
   o.logged_metrics = {"NDCG@10", "Recall@10", "MRR@10"};
   o.identity = run_identity(config);
+  o.scalars_path = config.in_run_dir(config.eval.scalars);
   const auto result = run_training(task, o, comm);
   spdlog::info("ranker adapter: {}", adapter_dir);
   return result;

@@ -98,6 +98,7 @@ TrainingResult train_retriever(const Config& config, Communicator& comm) {
   o.selection_metric = "Recall@10";
   o.logged_metrics = {"Recall@10", "NDCG@10", "MRR@10"};
   o.identity = run_identity(config);
+  o.scalars_path = config.in_run_dir(config.eval.scalars);
   return run_training(task, o, comm);
 }
 

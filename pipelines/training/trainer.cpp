@@ -15,6 +15,7 @@
 #include "distributed/data_parallel.h"
 #include "distributed/global_offset.h"
 #include "pipelines/training/checkpointer.h"
+#include "pipelines/training/scalar_log.h"
 #include "pipelines/training/global_batch_plan.h"
 
 namespace llamarec {
@@ -96,6 +97,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
   // another number of ranks, reseeds from the step: a different but equally valid run).
   if (!generators_restored) torch::manual_seed(dropout_seed(o.seed, o.dropout_stream, comm.rank(), state.step));
 
+  ScalarLog scalars(o.scalars_path, o.name, state.step, comm.rank() == 0);
   int64_t numel = 0;
   for (const auto& p : params) numel += p.numel();
   spdlog::info(
@@ -123,6 +125,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
     const ValidationPoint p{state.step, epoch_done, train_loss, state.last_lr, elapsed(), v.metrics};
     state.pending_loss_sum = state.pending_label_count = 0;
     const bool better = state.record(p, o.selection_metric);
+    scalars.validation(p.step, p.metrics, p.train_loss, better, p.seconds);
     if (better && comm.rank() == 0) task.save_best();
     std::string shown;
     for (const auto& name : o.logged_metrics) shown += fmt::format(" {} {:.4f}", name, p.metrics.at(name));
@@ -193,6 +196,8 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
       }
       ++state.step;
       ++steps_run;
+      scalars.step(state.step, epoch, totals.weight > 0 ? totals.value / totals.weight : 0.0, state.last_lr, grad_norm,
+                   elapsed());
     }
     const auto note = task.progress_note(seconds_since(start));
     progress.advance(1, fmt::format("epoch {} | loss {:.4f} | lr {:.2e}{}", epoch,

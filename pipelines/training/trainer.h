@@ -79,6 +79,7 @@ struct TrainingOptions {
   std::vector<std::string> logged_metrics;  // shown in the validation log line
   std::string state_dir;                    // <checkpoint>.state
   std::string curve_path;                   // <checkpoint>.curve.json
+  std::string scalars_path;                 // metrics.jsonl (empty: none)
   std::string identity;                     // what a saved state must match to be resumed
 };
 

@@ -1,0 +1,103 @@
+// metrics.jsonl (ScalarLog) and the run report drawn from it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "pipelines/metrics_file.h"
+#include "pipelines/run_report.h"
+#include "pipelines/training/scalar_log.h"
+#include "tests/test_support.h"
+
+namespace llamarec {
+namespace {
+
+using ::llamarec::testing::TempDir;
+
+std::vector<nlohmann::json> read_lines(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> out;
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+TEST(ScalarLog, ResumingDropsTheStepsOfItsStageAfterTheResumedOne) {
+  TempDir tmp;
+  const auto path = (tmp / "metrics.jsonl").string();
+  {
+    ScalarLog r(path, "retriever", 0, true);
+    for (int s = 1; s <= 5; ++s) r.step(s, 0, 1.0 / s, 1e-3, 0.5, s * 0.1);
+    r.validation(5, {{"Recall@10", 0.4}}, 0.3, true, 0.6);
+  }
+  {
+    ScalarLog k(path, "ranker", 0, true);
+    k.step(1, 0, std::nan(""), 1e-4, 2.0, 0.1);  // a skipped step: null, not NaN
+  }
+  // The retriever resumes from step 3: steps 4, 5 and the validation at 5 go; the ranker's stay.
+  {
+    ScalarLog r(path, "retriever", 3, true);
+    r.step(4, 0, 0.2, 1e-3, 0.5, 0.4);
+  }
+  ScalarLog disabled(path, "retriever", 0, false);  // other ranks: no effect on the file
+  disabled.step(99, 0, 0, 0, 0, 0);
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[2].at("step"), 3);
+  EXPECT_EQ(lines[3].at("stage"), "ranker");
+  EXPECT_TRUE(lines[3].at("loss").is_null());
+  EXPECT_EQ(lines[4].at("step"), 4);
+  EXPECT_DOUBLE_EQ(lines[4].at("loss").get<double>(), 0.2);
+}
+
+TEST(RunReport, WritesMarkdownCsvAndPlots) {
+  TempDir tmp;
+  const auto metrics = (tmp / "metrics.json").string();
+  update_metrics_file(metrics, "retriever", {{"users", 10}, {"test", {{"Recall@10", 0.5}, {"NDCG@10", 0.25}}}});
+  const auto m = [](double v) {
+    return nlohmann::json{{"Recall@5", v}, {"Recall@10", v}, {"NDCG@5", v}, {"NDCG@10", v}, {"MRR@10", v}};
+  };
+  update_metrics_file(metrics, "ranker",
+                      {{"users", 10},
+                       {"subset_users", 5},
+                       {"subset", m(0.4)},
+                       {"retriever_subset", m(0.5)},
+                       {"random_subset", m(0.2277)},
+                       {"base_model", "builtin"}});
+  update_metrics_file(metrics, "timings", {{"train-retriever", 3.5}, {"preprocess", 0.1}});
+  {
+    ScalarLog r((tmp / "metrics.jsonl").string(), "retriever", 0, true);
+    r.validation(0, {{"Recall@10", 0.0}, {"NDCG@10", 0.0}, {"MRR@10", 0.0}}, 0.0, true, 0.0);
+    for (int s = 1; s <= 4; ++s) r.step(s, 0, 2.0 / s, 1e-3, 0.5, s * 0.1);
+    r.validation(4, {{"Recall@10", 0.5}, {"NDCG@10", 0.3}, {"MRR@10", 0.2}}, 0.7, true, 0.5);
+  }
+  const auto out = tmp / "report";
+  const auto md_path = write_run_report({metrics, (tmp / "metrics.jsonl").string(), out.string()});
+  std::ifstream in(md_path);
+  std::stringstream md;
+  md << in.rdbuf();
+  EXPECT_CONTAINS(md.str(), "| LlamaRec ranker, valid subset | 0.4000 | 0.4000 | 0.4000 | 0.4000 | 0.4000 |");
+  EXPECT_CONTAINS(md.str(), "| train-retriever | 3.5 |");
+  EXPECT_CONTAINS(md.str(), "![retriever loss](retriever_loss.png)");
+  std::ifstream train(out / "retriever_train.csv");
+  std::string header, first;
+  std::getline(train, header);
+  std::getline(train, first);
+  EXPECT_EQ(header, "step,loss,lr,grad_norm,seconds");
+  EXPECT_EQ(first, "1,2,0.001,0.5,0.1");
+  EXPECT_TRUE(std::filesystem::exists(out / "retriever_val.csv"));
+  EXPECT_TRUE(std::filesystem::exists(out / "plots.gp"));
+  if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
+    for (const auto* png : {"retriever_loss.png", "retriever_validation.png", "results.png", "stage_times.png"})
+      EXPECT_GT(std::filesystem::file_size(out / png), 1000u) << png;
+  }
+  EXPECT_CONTAINS(testing::error_of([&] {
+                    write_run_report({(tmp / "none.json").string(), "", out.string()});
+                  }),
+                  "none.json: no metrics file");
+}
+
+}  // namespace
+}  // namespace llamarec
