@@ -11,7 +11,7 @@
 namespace llamarec {
 namespace {
 
-// Once, before any other HDF5 call (every one goes through Hdf5File):
+// Once, before any other HDF5 call (every one goes through Hdf5File or hdf5_library_version):
 // - HDF5 prints its error stack to stderr by default; our errors carry the message instead.
 // - no clean-up at exit: a file whose close failed (disk full) stays in HDF5's table, and closing it
 //   again from atexit crashes (H5F__close_cb). Every file we write is closed explicitly before it
@@ -128,6 +128,13 @@ herr_t H5Handle::reset() {
   if (id_ >= 0 && closer_) status = closer_(id_);
   id_ = -1;
   return status;
+}
+
+std::string hdf5_library_version() {
+  init_hdf5();
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
 }
 
 Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {

@@ -49,6 +49,9 @@ class H5Handle {
   Closer closer_ = nullptr;
 };
 
+// "1.10.8": the HDF5 library in use (through here, so that HDF5's set-up comes first).
+std::string hdf5_library_version();
+
 class Hdf5File {
  public:
   enum class Mode { kRead, kCreate };

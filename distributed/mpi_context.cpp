@@ -60,4 +60,12 @@ void MpiContext::abort_world(int code) {
   std::exit(code);
 }
 
+std::string MpiContext::library_version() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+  int length = 0;
+  MPI_Get_library_version(text, &length);
+  std::string out(text, static_cast<size_t>(length));
+  return out.substr(0, out.find_first_of("\n,"));
+}
+
 }  // namespace llamarec

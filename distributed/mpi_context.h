@@ -45,6 +45,8 @@ class MpiContext {
   // Aborts every rank: used when one rank hits an error that the others cannot see, so that no
   // rank hangs in a collective.
   [[noreturn]] static void abort_world(int code);
+  // MPI_Get_library_version's first line ("Open MPI v4.1.4, ...").
+  static std::string library_version();
 
  private:
   bool owns_ = false;

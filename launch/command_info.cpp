@@ -3,17 +3,20 @@
 #include <iostream>
 
 #include "launch/commands.h"
-#include "pipelines/dataset_info.h"
+#include "pipelines/artifact_info.h"
 #include "pipelines/run_report.h"
 
 namespace llamarec {
 
 void register_info_command(CLI::App& app, CommandRegistry& registry) {
-  auto* command = app.add_subcommand("info", "statistics of a preprocessed dataset (.h5)");
+  auto* command = app.add_subcommand(
+      "info",
+      "what a file or directory of a run holds: dataset.h5, candidates.h5, a retriever checkpoint, an "
+      "adapter, a Hugging Face Llama, a run directory");
   auto path = std::make_shared<std::string>();
-  command->add_option("dataset", *path, "dataset.h5")->required();
+  command->add_option("path", *path, "the artefact")->required();
   registry.add(command, [path](const MpiContext& mpi) {
-    if (mpi.rank() == 0) std::cout << dataset_info(*path);
+    if (mpi.rank() == 0) std::cout << artifact_info(*path);
     return 0;
   });
 

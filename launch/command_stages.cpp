@@ -1,5 +1,6 @@
 // One subcommand per row of the stage table (pipelines/stages.h), `llamarec run` for all of them,
 // and `llamarec evaluate --stage`, the old spelling of evaluate-retriever / evaluate-ranker.
+#include <filesystem>
 #include <spdlog/spdlog.h>
 
 #include "launch/commands.h"
@@ -21,12 +22,15 @@ struct StageFlags {
   std::string format, input, meta, output;
   StageArgs args;
 
+  // Paths given as flags are relative to the current directory, as any command-line tool's are (in
+  // a config file, and in --set, relative outputs stay inside run.dir).
   std::vector<std::string> overrides() const {
+    const auto from_cwd = [](const std::string& p) { return std::filesystem::absolute(p).lexically_normal().string(); };
     std::vector<std::string> out;
     if (!format.empty()) out.push_back("data.format=" + format);
-    if (!input.empty()) out.push_back("data.input=" + input);
-    if (!meta.empty()) out.push_back("data.meta=" + meta);
-    if (!output.empty()) out.push_back("data.dataset=" + output);
+    if (!input.empty()) out.push_back("data.input=" + from_cwd(input));
+    if (!meta.empty()) out.push_back("data.meta=" + from_cwd(meta));
+    if (!output.empty()) out.push_back("data.dataset=" + from_cwd(output));
     return out;
   }
 };
@@ -36,7 +40,7 @@ void add_stage_flags(CLI::App& command, const Stage& stage, StageFlags& flags) {
     command.add_option("--format", flags.format, "data.format: movielens, amazon, recbole or synthetic");
     command.add_option("--input", flags.input, "data.input: raw file or folder");
     command.add_option("--meta", flags.meta, "data.meta: Amazon metadata or RecBole .item file");
-    command.add_option("-o,--output", flags.output, "data.dataset: output .h5 (relative: inside run.dir)");
+    command.add_option("-o,--output", flags.output, "data.dataset: output .h5 (relative to the current directory)");
     command.add_flag("--force", flags.args.force, "rebuild even if the output is up to date");
   } else if (stage.name == "evaluate-ranker") {
     command.add_option("--split", flags.args.split, "the split whose valid retrieval subset is ranked")

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/atomic_file.h"
+#include "core/content_hash.h"
 #include "core/error.h"
 #include "core/tokenizer.h"
 #include "core/tokenizer_trainer.h"
@@ -22,14 +23,11 @@ namespace {
 
 constexpr const char* kFingerprintFile = "llamarec_builtin.json";
 
-// FNV-1a over the corpus: the fingerprint covers the exact text the tokenizer was trained on.
+// The fingerprint covers the exact text the tokenizer was trained on.
 std::string corpus_digest(const std::vector<std::string>& corpus) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const auto& s : corpus) {
-    for (const unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-    h = (h ^ 0xFF) * 0x100000001b3ULL;  // sentence boundary
-  }
-  return fmt::format("{:016x}", h);
+  uint64_t h = kContentHashSeed;
+  for (const auto& s : corpus) h = content_hash(std::string_view(s.data(), s.size() + 1), h);  // with its NUL
+  return content_digest(h);
 }
 
 LlamaConfig builtin_model_config(const BuiltinLlamaConfig& b, int64_t vocab_size) {

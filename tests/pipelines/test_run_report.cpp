@@ -1,4 +1,4 @@
-// metrics.jsonl (ScalarLog) and the run report drawn from it.
+// metrics.jsonl (ScalarLog), the run report drawn from it, and `llamarec info` on a run's artefacts.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/candidates_file.h"
+#include "pipelines/artifact_info.h"
 #include "pipelines/metrics_file.h"
 #include "pipelines/run_report.h"
 #include "pipelines/training/scalar_log.h"
@@ -97,6 +99,47 @@ TEST(RunReport, WritesMarkdownCsvAndPlots) {
                     write_run_report({(tmp / "none.json").string(), "", out.string()});
                   }),
                   "none.json: no metrics file");
+}
+
+}  // namespace
+}  // namespace llamarec
+
+namespace llamarec {
+namespace {
+
+TEST(ArtifactInfo, RunDirectoryCandidatesAndUnknownPaths) {
+  TempDir tmp;
+  const auto run = tmp / "run";
+  testing::write_text(run / ".done" / "preprocess", "0.1 s\n");
+  update_metrics_file((run / "metrics.json").string(), "timings", {{"preprocess", 0.1}});
+  const auto info = artifact_info(run.string());
+  EXPECT_CONTAINS(info, "run directory");
+  EXPECT_CONTAINS(info, "preprocess           done in 0.1s");
+  EXPECT_CONTAINS(info, "train-ranker         -");
+
+  // Users 0..3, k = 2: the answer first, second, absent, first.
+  Candidates c;
+  c.k = 2;
+  c.num_users = 4;
+  c.num_items = 9;
+  for (auto* split : {&c.val, &c.test}) {
+    split->user = torch::arange(4, torch::kLong);
+    split->items = torch::tensor({1, 2, 3, 4, 5, 6, 7, 8}, torch::kLong).view({4, 2});
+    split->scores = torch::zeros({4, 2});
+    split->label = torch::tensor({1, 4, 9, 7}, torch::kLong);
+  }
+  const auto path = (tmp / "candidates.h5").string();
+  write_candidates(path, c);
+  const auto text = artifact_info(path);
+  EXPECT_CONTAINS(text, "top 2 of 9 items, 4 users");
+  EXPECT_CONTAINS(text, "answer in the top 1: 0.5000");
+  EXPECT_EQ(text.find(" 5: "), std::string::npos) << "k = 2: no top-5 share";
+
+  EXPECT_CONTAINS(testing::error_of([&] { artifact_info((tmp / "nothing").string()); }), "no such file or directory");
+  std::filesystem::create_directories(tmp / "empty");
+  EXPECT_CONTAINS(testing::error_of([&] { artifact_info((tmp / "empty").string()); }), "not a run directory");
+  testing::write_text(tmp / "notes.txt", "x");
+  EXPECT_CONTAINS(testing::error_of([&] { artifact_info((tmp / "notes.txt").string()); }), "not a llamarec artefact");
 }
 
 }  // namespace
