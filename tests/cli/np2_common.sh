@@ -9,49 +9,7 @@ np2_command=(env LLAMAREC_BIN="$bin" bash "$root/launch/mpirun.sh" 2)  # for `ti
 np2() { "${np2_command[@]}" "$@"; }
 problem() { echo "FAIL $*"; failures=$((failures + 1)); }
 
-cat >"$tmp/tiny.toml" <<TOML
-[data]
-dataset = "$tmp/dataset.h5"
-synthetic_users = 300
-synthetic_items = 200
-synthetic_max_length = 30
-
-[retriever]
-max_len = 30
-hidden = 32
-num_blocks = 1
-batch_size = 16
-max_steps = 1200
-val_interval = 300
-checkpoint_interval = 25
-patience = 100
-
-[retrieval]
-candidates = "$tmp/candidates.h5"
-
-[ranker]
-dtype = "float32"
-batch_size = 8
-lr = 1e-3
-warmup_steps = 2
-max_steps = 120
-val_interval = 40
-checkpoint_interval = 3
-val_users = 16
-eval_batch_size = 8
-max_history = 5
-max_title_tokens = 8
-max_text_tokens = 256
-
-[builtin_llama]
-hidden_size = 32
-intermediate_size = 64
-num_hidden_layers = 2
-num_attention_heads = 2
-num_key_value_heads = 1
-corpus_prompts = 200
-max_position_embeddings = 512
-TOML
+sed "s|@TMP@|$tmp|g" "$root/tests/cli/tiny.toml" >"$tmp/tiny.toml"
 
 # The newest saved step under a state directory (0 when none).
 newest_step() {

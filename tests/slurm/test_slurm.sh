@@ -93,40 +93,9 @@ sinfo -h -o '%T' 2>/dev/null | grep -q -E '^idle' ||
   { echo "FAIL the cluster did not come up:"; tail -n 5 "$work/slurmctld.log" "$work/slurmd.log"; exit 1; }
 echo "ok   single-node Slurm $(sinfo --version | cut -d' ' -f2) up on $node ($cpus CPUs); srun MPI plugins: $(srun --mpi=list 2>&1 | grep -o -E 'pmix[_a-z0-9]*|pmi2' | sort -u | tr '\n' ' ')"
 
-# The demo config, smaller, as a 2-task job. GPUs: none here (the script's default asks for 8).
-cat >"$work/job.toml" <<TOML
-[data]
-synthetic_users = 300
-synthetic_items = 200
-synthetic_max_length = 30
-[retriever]
-max_len = 30
-hidden = 32
-num_blocks = 1
-batch_size = 16
-max_steps = 600
-val_interval = 200
-checkpoint_interval = 50
-[ranker]
-dtype = "float32"
-batch_size = 8
-lr = 1e-3
-warmup_steps = 2
-max_steps = 12
-val_interval = 6
-val_users = 16
-max_history = 5
-max_title_tokens = 8
-max_text_tokens = 256
-[builtin_llama]
-hidden_size = 32
-intermediate_size = 64
-num_hidden_layers = 2
-num_attention_heads = 2
-num_key_value_heads = 1
-corpus_prompts = 100
-max_position_embeddings = 512
-TOML
+# The command-line tests' tiny job, as a 2-task job; each run keeps its dataset and candidates in its
+# run directory. GPUs: none here (the script's default asks for 8).
+sed "s|@TMP@|$work|g" "$root/tests/cli/tiny.toml" >"$work/job.toml"
 submit() {  # submit NAME [env assignments...] -- [llamarec args...]
   local name="$1"
   shift
@@ -135,7 +104,8 @@ submit() {  # submit NAME [env assignments...] -- [llamarec args...]
   shift
   (cd "$work/jobs" && env "${envs[@]}" LLAMAREC_BIN="$bin" OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     sbatch --wait --parsable -N1 -n2 --ntasks-per-node=2 --cpus-per-task=1 --gpus-per-node=0 --time=10 -J "$name" \
-    -o "$work/jobs/$name-%j.out" "$root/launch/slurm.sbatch" "$work/job.toml" "$@")
+    -o "$work/jobs/$name-%j.out" "$root/launch/slurm.sbatch" "$work/job.toml" --set data.dataset=dataset.h5 \
+    --set retrieval.candidates=candidates.h5 "$@")
 }
 check_run() {  # check_run NAME RC RUN_DIR
   local name="$1" rc="$2" dir="$3" out

@@ -1,0 +1,10 @@
+set datafile separator ','
+set datafile columnheaders
+set terminal png size 900,540 font ',11' noenhanced
+set grid
+set key outside right
+set output 'retriever_validation.png'
+set title 'retriever: validation'
+set xlabel 'step'
+set ylabel 'metric'
+plot for [c=3:5] 'retriever_val.csv' using 1:c with linespoints title columnheader(c)
