@@ -232,7 +232,8 @@ void Communicator::barrier() {
   }
 }
 
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, const torch::Device& device) {
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, const torch::Device& device,
+                                                std::chrono::milliseconds nccl_timeout) {
   if (!MpiContext::initialized()) {
     fail("make_communicator(\"{}\"): MPI is not initialised (create an MpiContext first)", backend);
   }
@@ -243,10 +244,10 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend, cons
     }
     return std::make_unique<MpiCommunicator>();
   }
-  if (backend == "nccl") return make_nccl_communicator();
+  if (backend == "nccl") return make_nccl_communicator(nccl_timeout);
   if (backend == "auto") {
     if (device.is_cpu()) return std::make_unique<MpiCommunicator>();
-    if (device.is_cuda()) return make_nccl_communicator();
+    if (device.is_cuda()) return make_nccl_communicator(nccl_timeout);
     fail("make_communicator: backend \"auto\" has no backend for {} tensors (cpu: mpi, cuda: nccl)", device.str());
   }
   fail("make_communicator: unknown backend \"{}\" (expected auto, mpi or nccl)", backend);

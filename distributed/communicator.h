@@ -6,6 +6,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -87,10 +88,15 @@ class Communicator {
   std::unique_ptr<CollectiveCheck> check_;
 };
 
+// How long an NCCL collective may run before the job is ended (PyTorch's default, 10 minutes).
+// The MPI backend has no timeout: a dead MPI peer is ended by mpirun / srun.
+constexpr std::chrono::seconds kDefaultCollectiveTimeout{600};
+
 // backend: "mpi" (CPU tensors), "nccl" (CUDA tensors) or "auto" (nccl when `device` is CUDA and
 // the build has NCCL, else mpi). Needs MPI initialised (an MpiContext); a world of size 1 runs
 // without mpirun. Every rank of MPI_COMM_WORLD must call it (it is collective).
 std::unique_ptr<Communicator> make_communicator(const std::string& backend = "auto",
-                                                const torch::Device& device = torch::kCPU);
+                                                const torch::Device& device = torch::kCPU,
+                                                std::chrono::milliseconds nccl_timeout = kDefaultCollectiveTimeout);
 
 }  // namespace llamarec

@@ -1,6 +1,10 @@
 #include "distributed/nccl_communicator.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "core/error.h"
+#include "distributed/async_watchdog.h"
 #include "distributed/collective_check.h"
 #include "distributed/mpi_context.h"
 #ifdef LLAMAREC_WITH_NCCL
@@ -83,9 +87,19 @@ void* current_stream(const torch::Device& device) {
 #endif
 }
 
+// The watchdog's last word: the main thread may be blocked on the stream, so this thread reports
+// and ends the process; mpirun / srun then end the other ranks.
+[[noreturn]] void end_process_on_nccl_failure(int rank, const std::string& message) {
+  std::fprintf(stderr, "llamarec: error: rank %d: nccl watchdog: %s; the communicator was aborted, ending the job\n",
+               rank, message.c_str());
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
 class NcclCommunicator : public Communicator {
  public:
-  explicit NcclCommunicator(MPI_Comm comm) : Communicator(std::make_unique<CollectiveCheck>(comm)) {
+  NcclCommunicator(MPI_Comm comm, std::chrono::milliseconds timeout)
+      : Communicator(std::make_unique<CollectiveCheck>(comm)) {
     // Setup problems (no GPU on one rank, no NCCL id) are agreed on first, so that no rank is left
     // waiting in ncclCommInitRank for a rank that already gave up.
     std::string problem;
@@ -106,10 +120,17 @@ class NcclCommunicator : public Communicator {
     CollectiveDescriptor setup;
     agree(setup, problem, [] { return std::string("nccl setup"); });
     mpiCheck(MPI_Bcast(id.data(), static_cast<int>(id.size()), MPI_BYTE, 0, comm));
+    start_watchdog(timeout);
+    // The init itself is watched too: a peer that stops between the broadcast and the init would
+    // leave this rank in ncclCommInitRank for ever. It cannot be aborted, only ended.
+    auto initialised = std::make_shared<std::atomic<bool>>(false);
+    watchdog_->watch("ncclCommInitRank", [initialised] { return initialised->load(); });
     comm_ = nccl_call("ncclCommInitRank", [&] { return nccl::comm_init_rank(size(), id, rank()); });
+    initialised->store(true);
   }
 
   ~NcclCommunicator() override {
+    watchdog_.reset();  // before the communicator it polls
     try {
       nccl::comm_destroy(comm_);
     } catch (const std::exception&) {
@@ -126,6 +147,7 @@ class NcclCommunicator : public Communicator {
       nccl::all_reduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()),
                        nccl_op(op), comm_, stream);
     });
+    watch("all_reduce", stream);
     if (op == ReduceOp::kAvg && !nccl::has_avg()) tensor.div_(size());
   }
 
@@ -135,6 +157,7 @@ class NcclCommunicator : public Communicator {
     nccl_call("all_gather", [&] {
       nccl::all_gather(shard.data_ptr(), full.data_ptr(), shard.nbytes(), nccl::DataType::kUInt8, comm_, stream);
     });
+    watch("all_gather", stream);
   }
 
   void run_reduce_scatter(const torch::Tensor& full, torch::Tensor& shard, ReduceOp op) override {
@@ -143,6 +166,7 @@ class NcclCommunicator : public Communicator {
       nccl::reduce_scatter(full.data_ptr(), shard.data_ptr(), shard.numel(), nccl_type(full.scalar_type()), nccl_op(op),
                            comm_, stream);
     });
+    watch("reduce_scatter", stream);
     if (op == ReduceOp::kAvg && !nccl::has_avg()) shard.div_(size());
   }
 
@@ -151,6 +175,7 @@ class NcclCommunicator : public Communicator {
     nccl_call("broadcast", [&] {
       nccl::broadcast(tensor.data_ptr(), tensor.nbytes(), nccl::DataType::kUInt8, root, comm_, stream);
     });
+    watch("broadcast", stream);
   }
 
   std::string dtype_problem(torch::ScalarType dtype, bool reduces) const override {
@@ -159,24 +184,51 @@ class NcclCommunicator : public Communicator {
   }
 
  private:
-  void* comm_ = nullptr;
+  void start_watchdog(std::chrono::milliseconds timeout) {
+    const int device_index = device().index();
+    const int my_rank = rank();
+    AsyncWatchdog::Hooks hooks;
+    hooks.on_start = [device_index] { nccl::set_device(device_index); };
+    hooks.async_error = [this] { return comm_ == nullptr ? std::string() : nccl::comm_async_error(comm_); };
+    hooks.on_failure = [this, my_rank](const std::string& message) {
+      if (comm_ != nullptr) {
+        try {
+          nccl::comm_abort(comm_);
+        } catch (const std::exception&) {
+          // Ending the process follows either way.
+        }
+      }
+      end_process_on_nccl_failure(my_rank, message);
+    };
+    watchdog_ = std::make_unique<AsyncWatchdog>(timeout, std::chrono::milliseconds(100), std::move(hooks));
+  }
+
+  // An event after the collective on `stream`, polled by the watchdog until it completes.
+  void watch(const char* op, void* stream) {
+    std::shared_ptr<void> event(nccl::event_record(stream), nccl::event_destroy);
+    watchdog_->watch(fmt::format("{} #{}", op, ++collectives_), [event] { return nccl::event_done(event.get()); });
+  }
+
+  std::atomic<void*> comm_{nullptr};
+  int64_t collectives_ = 0;
+  std::unique_ptr<AsyncWatchdog> watchdog_;
 };
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm) {
+std::unique_ptr<Communicator> make_nccl_communicator(std::chrono::milliseconds timeout, MPI_Comm comm) {
 #ifndef LLAMAREC_TORCH_CUDA
   fail(
       "nccl backend: this build has no CUDA LibTorch (NCCL {} is linked, but LibTorch is CPU-only; configure "
       "with a CUDA LibTorch first on CMAKE_PREFIX_PATH)",
       nccl_call("ncclGetVersion", [] { return nccl::version(); }));
 #endif
-  return std::make_unique<NcclCommunicator>(comm);
+  return std::make_unique<NcclCommunicator>(comm, timeout);
 }
 
 #else
 
-std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm) {
+std::unique_ptr<Communicator> make_nccl_communicator(std::chrono::milliseconds, MPI_Comm) {
   fail(
       "nccl backend: this build has no NCCL (CUDA runtime and nccl.h were not found at configure time; set "
       "CUDA_HOME / NCCL_HOME and LLAMAREC_CUDA=ON)");

@@ -4,6 +4,7 @@
 #pragma once
 #include <mpi.h>
 
+#include <chrono>
 #include <memory>
 
 #include "distributed/communicator.h"
@@ -11,7 +12,9 @@
 namespace llamarec {
 
 // Collective over `comm`. Throws llamarec::Error on every rank when this build has no NCCL or no
-// CUDA LibTorch, or when a rank has no GPU.
-std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm = MPI_COMM_WORLD);
+// CUDA LibTorch, or when a rank has no GPU. A collective (or the init) that has not completed
+// `timeout` after it was enqueued, or an asynchronous NCCL error, aborts the communicator and ends
+// the process with a message naming the collective (distributed/async_watchdog.h).
+std::unique_ptr<Communicator> make_nccl_communicator(std::chrono::milliseconds timeout, MPI_Comm comm = MPI_COMM_WORLD);
 
 }  // namespace llamarec

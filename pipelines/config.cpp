@@ -318,6 +318,19 @@ class TomlWriter {
   std::ostringstream out_;
 };
 
+class ValueCollector {
+ public:
+  template <class Section>
+  void section(const std::string& name, Section& s) {
+    auto visit_key = [&](const char* key, auto& field, const char*) { values_[name + "." + key] = toml_value(field); };
+    s.visit(visit_key);
+  }
+  std::map<std::string, std::string> take() { return std::move(values_); }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
 void require(bool ok, const Config& c, const char* key, const std::string& expected) {
   if (!ok) fail("{}: {} is invalid: expected {}", c.origin(key), key, expected);
 }
@@ -406,6 +419,7 @@ void validate_config(const Config& c) {
   require(b.max_position_embeddings >= c.ranker.max_text_tokens + 2, c, "builtin_llama.max_position_embeddings",
           ">= ranker.max_text_tokens + 2 (the prompt, the answer letter and EOS)");
   require(b.corpus_prompts >= 0, c, "builtin_llama.corpus_prompts", ">= 0");
+  require(c.distributed.timeout_s >= 1, c, "distributed.timeout_s", ">= 1");
 }
 
 }  // namespace
@@ -464,6 +478,13 @@ std::string config_to_toml(const Config& config) {
   Config copy = config;
   copy.visit_sections(writer);
   return "# llamarec effective configuration (source: " + config.source + ")\n" + writer.str();
+}
+
+std::map<std::string, std::string> config_values(const Config& config) {
+  ValueCollector collector;
+  Config copy = config;
+  copy.visit_sections(collector);
+  return collector.take();
 }
 
 void save_config(const Config& config, const std::string& path) { write_file_atomic(path, config_to_toml(config)); }

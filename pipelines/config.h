@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "distributed/communicator.h"
 #include "models/llama_rope.h"
 #include "models/lora_config.h"
 #include "models/lru_config.h"
@@ -289,11 +290,14 @@ struct FsdpConfig {
 struct DistributedConfig {
   CollectiveBackend backend = CollectiveBackend::kAuto;
   DeviceChoice device = DeviceChoice::kAuto;
+  int64_t timeout_s = kDefaultCollectiveTimeout.count();
 
   template <class V>
   void visit(V& v) {
     v("backend", backend, "collective backend: auto (nccl for CUDA tensors, else mpi), mpi or nccl");
     v("device", device, "compute device: auto (cuda if available), cpu or cuda");
+    v("timeout_s", timeout_s,
+      "nccl: a collective unfinished after this many seconds (a dead or stuck peer) aborts the job");
   }
 };
 
@@ -338,6 +342,9 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 
 // The effective config as TOML, with every key and its description as a comment.
 std::string config_to_toml(const Config& config);
+
+// Every key as "section.key" -> its value in TOML syntax, for comparing configs key by key.
+std::map<std::string, std::string> config_values(const Config& config);
 
 // Writes the effective config to `path` atomically (temp file + rename).
 void save_config(const Config& config, const std::string& path);

@@ -13,9 +13,10 @@ nlohmann::json read_metrics_file(const std::string& path) {
   nlohmann::json root;
   try {
     std::ifstream in(path);
+    if (!in) fail("{}: existing metrics file cannot be read; move it away first", path);
     root = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail("{}: existing metrics file is not valid JSON ({}); move it away first", path, e.what());
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("{}: existing metrics file is not valid JSON (damaged near byte {}); move it away first", path, e.byte);
   }
   if (!root.is_object()) fail("{}: existing metrics file is not a JSON object; move it away first", path);
   return root;

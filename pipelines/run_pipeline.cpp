@@ -12,6 +12,7 @@
 #include "pipelines/metrics_file.h"
 #include "pipelines/results_table.h"
 #include "pipelines/run_report.h"
+#include "pipelines/stage_record.h"
 #include "pipelines/stages.h"
 
 namespace fs = std::filesystem;
@@ -24,16 +25,39 @@ std::vector<StageTiming> run_pipeline(const Config& config, Communicator& contro
   const fs::path done_dir = fs::path(config.run.dir) / ".done";
   if (control.rank() == 0) fs::create_directories(done_dir);
   control.barrier();
+  const auto is_wanted = [&](const Stage& stage) {
+    return wanted.empty() || std::find(wanted.begin(), wanted.end(), stage.name) != wanted.end();
+  };
+  // Every finished stage is checked against this config before anything runs, so that a run
+  // directory of another config stops here rather than halfway.
+  for (const auto& stage : pipeline_stages()) {
+    const auto marker = done_dir / stage.name;
+    if (!is_wanted(stage) || !fs::exists(marker)) continue;
+    const auto problem = stage_record_mismatch(marker.string(), stage.name, stage_config_values(config, stage.name));
+    if (!problem.empty()) fail("{}", problem);
+  }
   const StopSignalScope stop_on_signal;
   std::vector<StageTiming> timings;
-  for (const auto& stage : pipeline_stages()) {
-    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), stage.name) == wanted.end()) continue;
+  const auto& stages = pipeline_stages();
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const auto& stage = stages[i];
+    if (!is_wanted(stage)) continue;
     const auto marker = done_dir / stage.name;
     if (fs::exists(marker)) {
       spdlog::info("== {}: done before, skipped (delete {} to run it again)", stage.name, marker.string());
       timings.push_back({stage.name, 0.0, true});
       continue;
     }
+    // Its outputs are about to change, so what later stages made from the old ones is stale.
+    control.barrier();
+    if (control.rank() == 0) {
+      for (size_t j = i + 1; j < stages.size(); ++j) {
+        const auto later = done_dir / stages[j].name;
+        std::error_code ec;
+        if (fs::remove(later, ec)) spdlog::info("   {} will run again ({} runs first)", stages[j].name, stage.name);
+      }
+    }
+    control.barrier();
     spdlog::info("== {}", stage.name);
     const auto start = std::chrono::steady_clock::now();
     {
@@ -42,7 +66,7 @@ std::vector<StageTiming> run_pipeline(const Config& config, Communicator& contro
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     timings.push_back({stage.name, seconds, false});
-    if (control.rank() == 0) write_file_atomic(marker.string(), fmt::format("{:.3f} s\n", seconds));
+    if (control.rank() == 0) write_stage_record(marker.string(), seconds, stage_config_values(config, stage.name));
     spdlog::info("== {} finished in {}", stage.name, format_duration(seconds));
     // A stop signal that came during a stage other than training: stop before the next one.
     auto stop = torch::full({1}, stop_signal() != 0 ? 1.0 : 0.0, torch::kDouble);

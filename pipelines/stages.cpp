@@ -32,18 +32,35 @@ void preprocess_stage(const Config& config, Communicator& comm, const StageArgs&
 
 const std::vector<Stage>& pipeline_stages() {
   static const std::vector<Stage> stages = {
-      {"preprocess", "import a raw dataset (movielens, amazon, recbole, synthetic) into an HDF5 sequence dataset",
-       StageComm::kCpu, preprocess_stage},
-      {"train-retriever", "train LRURec with data parallelism (gradients all-reduced across ranks)", StageComm::kCpu,
+      {"preprocess",
+       "import a raw dataset (movielens, amazon, recbole, synthetic) into an HDF5 sequence dataset",
+       StageComm::kCpu,
+       {"data.", "run.seed"},
+       preprocess_stage},
+      {"train-retriever",
+       "train LRURec with data parallelism (gradients all-reduced across ranks)",
+       StageComm::kCpu,
+       {"retriever."},
        [](const Config& c, Communicator& comm, const StageArgs&) { train_retriever(c, comm); }},
-      {"retrieve", "score all items for every user and keep the top-k candidates", StageComm::kCpu,
+      {"retrieve",
+       "score all items for every user and keep the top-k candidates",
+       StageComm::kCpu,
+       {"retrieval."},
        [](const Config& c, Communicator& comm, const StageArgs&) { run_retrieve(c, comm); }},
-      {"evaluate-retriever", "exact distributed evaluation of the retriever; writes metrics.json", StageComm::kCpu,
+      {"evaluate-retriever",
+       "exact distributed evaluation of the retriever; writes metrics.json",
+       StageComm::kCpu,
+       {"eval."},
        [](const Config& c, Communicator& comm, const StageArgs&) { run_evaluate_retriever(c, comm); }},
-      {"train-ranker", "LoRA-tune the Llama ranker, base weights sharded FSDP-style across ranks (MPI or NCCL)",
-       StageComm::kRanker, [](const Config& c, Communicator& comm, const StageArgs&) { train_ranker(c, comm); }},
-      {"evaluate-ranker", "rank the retriever's candidates with the trained ranker; writes metrics.json",
+      {"train-ranker",
+       "LoRA-tune the Llama ranker, base weights sharded FSDP-style across ranks (MPI or NCCL)",
        StageComm::kRanker,
+       {"ranker.", "lora.", "builtin_llama."},
+       [](const Config& c, Communicator& comm, const StageArgs&) { train_ranker(c, comm); }},
+      {"evaluate-ranker",
+       "rank the retriever's candidates with the trained ranker; writes metrics.json",
+       StageComm::kRanker,
+       {},
        [](const Config& c, Communicator& comm, const StageArgs& args) { run_evaluate_ranker(c, comm, args.split); }},
   };
   return stages;
@@ -64,7 +81,8 @@ const Stage& find_stage(const std::string& name) {
 
 std::unique_ptr<Communicator> make_stage_communicator(StageComm comm, const Config& config) {
   if (comm == StageComm::kCpu) return make_communicator("mpi", torch::kCPU);
-  return make_communicator(enum_name(config.distributed.backend), ranker_device(config));
+  return make_communicator(enum_name(config.distributed.backend), ranker_device(config),
+                           std::chrono::seconds(config.distributed.timeout_s));
 }
 
 }  // namespace llamarec

@@ -27,6 +27,9 @@ struct Stage {
   std::string name;         // the subcommand and the name in `run --stages`
   std::string description;  // its --help line
   StageComm comm;
+  // Config keys ("section." for a whole section) whose values, with those of the earlier stages,
+  // determine its outputs: a finished stage is reused only under the same values (stage_record.h).
+  std::vector<std::string> config_keys;
   std::function<void(const Config&, Communicator&, const StageArgs&)> run;
 };
 

@@ -123,6 +123,50 @@ void comm_destroy(void* comm) {
   if (comm != nullptr) ncclCheck(ncclCommDestroy(as_comm(comm)));
 }
 
+void comm_abort(void* comm) {
+  if (comm != nullptr) ncclCheck(ncclCommAbort(as_comm(comm)));
+}
+
+std::string comm_async_error(void* comm) {
+  ncclResult_t status = ncclSuccess;
+  ncclCheck(ncclCommGetAsyncError(as_comm(comm), &status));
+  if (status == ncclSuccess) return "";
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 14, 0)
+  if (status == ncclInProgress) return "";
+#endif
+  std::string message = std::string("NCCL asynchronous error: ") + ncclGetErrorString(status);
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 13, 0)
+  const char* detail = ncclGetLastError(as_comm(comm));
+  if (detail != nullptr && *detail != '\0') message += std::string(" (") + detail + ")";
+#endif
+  return message;
+}
+
+void* event_record(void* stream) {
+  cudaEvent_t event = nullptr;
+  cudaCheck(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  const cudaError_t status = cudaEventRecord(event, as_stream(stream));
+  if (status != cudaSuccess) {
+    cudaEventDestroy(event);
+    cuda_fail("cudaEventRecord(event, stream)", status, __FILE__, __LINE__);
+  }
+  return event;
+}
+
+bool event_done(void* event) {
+  const cudaError_t status = cudaEventQuery(static_cast<cudaEvent_t>(event));
+  if (status == cudaErrorNotReady) {
+    cudaGetLastError();  // NotReady is not sticky, but it is recorded as the last error
+    return false;
+  }
+  cudaCheck(status);
+  return true;
+}
+
+void event_destroy(void* event) {
+  if (event != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(event));
+}
+
 void all_reduce(const void* send, void* recv, size_t count, DataType type, RedOp op, void* comm, void* stream) {
   ncclCheck(ncclAllReduce(send, recv, count, to_nccl(type), to_nccl(op), as_comm(comm), as_stream(stream)));
 }

@@ -29,6 +29,17 @@ void set_device(int device);
 // ncclCommInitRank on the current device; the handle is an ncclComm_t.
 void* comm_init_rank(int nranks, const UniqueId& id, int rank);
 void comm_destroy(void* comm);
+// Ends the communicator's pending and future operations (their kernels return); callable from any
+// thread while another is inside NCCL or waiting on the stream.
+void comm_abort(void* comm);
+// ncclCommGetAsyncError as text: "" for success (and for in-progress), else NCCL's message.
+std::string comm_async_error(void* comm);
+
+// A CUDA event (disable-timing) recorded on `stream` now; event_done polls it (cudaEventQuery)
+// and throws on a CUDA error. Thread-safe: the watchdog polls and destroys on its own thread.
+void* event_record(void* stream);
+bool event_done(void* event);
+void event_destroy(void* event);
 
 // Enqueued on `stream` (a cudaStream_t); `count`s are elements of `type`. In place when send == recv.
 void all_reduce(const void* send, void* recv, size_t count, DataType type, RedOp op, void* comm, void* stream);

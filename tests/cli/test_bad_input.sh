@@ -131,5 +131,11 @@ rejects "sharded index naming a missing shard" "model-00001-of-00002.safetensors
   "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l2" --set ranker.model="$tmp/llama" \
   --set ranker.tokenizer="$tokenizer"
 
+# A run directory made with another config: every finished stage is checked before anything runs.
+"$bin" run -c "$cfg" --set run.dir="$tmp/rd" --stages preprocess >/dev/null 2>&1 || problem "llamarec run --stages preprocess"
+rejects "a run directory from another config" \
+  "\.done/preprocess: stage preprocess was done in this run directory with another config: data.synthetic_items = 200 there, 150 now" \
+  "$tmp/rd/retriever.safetensors" "${np2_command[@]}" run -c "$cfg" --set run.dir="$tmp/rd" --set data.synthetic_items=150
+
 echo "$cases bad-input cases"
 finish

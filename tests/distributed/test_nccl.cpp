@@ -13,6 +13,9 @@
 #ifdef LLAMAREC_WITH_NCCL
 #include "distributed/cuda/nccl_ops.h"
 #endif
+#ifdef LLAMAREC_TORCH_CUDA
+#include <ATen/cuda/Sleep.h>
+#endif
 
 namespace llamarec {
 namespace {
@@ -117,6 +120,27 @@ TEST_F(NcclCommunicator, CpuTensorsAreALocalError) {
               HasSubstr("all_reduce: tensor is float32 [3] on cpu, but the nccl backend of this rank takes tensors "
                         "on cuda:"));
 }
+
+#ifdef LLAMAREC_TORCH_CUDA
+// A collective stuck behind a kernel that outlasts distributed.timeout_s (as behind a dead peer) ends
+// the process with the watchdog's message instead of hanging. The child is a fresh exec of this
+// binary ("threadsafe" style): CUDA does not survive fork.
+TEST(NcclWatchdog, ACollectivePastTheTimeoutEndsTheProcessNamingIt) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (testing::world_size() != 1) GTEST_SKIP() << "the child process runs alone";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto comm = make_communicator("nccl", torch::Device(torch::kCUDA), std::chrono::seconds(1));
+        at::cuda::sleep(int64_t{20'000'000'000});  // ~10 s of spinning on the current stream
+        torch::Tensor t = torch::ones({4}, torch::Device(torch::kCUDA));
+        comm->all_reduce(t, ReduceOp::kSum);
+        torch::cuda::synchronize();
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(1), "nccl watchdog: all_reduce #[0-9]+ did not complete within 1 s");
+}
+#endif
 
 }  // namespace
 }  // namespace llamarec

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <set>
 
@@ -68,6 +69,64 @@ TEST(RunPipeline, SkipsFinishedStagesAndMergesTimings) {
   const auto merged = read_metrics_file(metrics_path)["timings"];
   EXPECT_DOUBLE_EQ(merged["retrieve"].get<double>(), second[2].seconds);
   EXPECT_DOUBLE_EQ(merged["evaluate-retriever"].get<double>(), third[3].seconds);
+}
+
+std::string error_text(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(RunPipeline, ARunDirectoryOfAnotherConfigIsAnErrorNamingTheKeys) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  const auto c = small_run(tmp / "run");
+  run_pipeline(c, self, {"preprocess", "train-retriever"});
+  const auto record = tmp / "run" / ".done" / "train-retriever";
+  std::ifstream in(record);
+  const std::string recorded(std::istreambuf_iterator<char>(in), {});
+  EXPECT_NE(recorded.find("\"retriever.dropout\""), std::string::npos) << recorded;
+  EXPECT_EQ(recorded.find("ranker."), std::string::npos) << "a ranker key does not change the retriever";
+
+  Config other = c;
+  other.retriever.model.dropout = 0.25;
+  other.run.seed = 7;
+  const auto message = error_text([&] { run_pipeline(other, self, {"preprocess", "train-retriever"}); });
+  EXPECT_NE(message.find("preprocess: stage preprocess was done in this run directory with another config: run.seed "
+                         "= 42 there, 7 now"),
+            std::string::npos)
+      << message;
+  other.run.seed = c.run.seed;
+  const auto dropout = error_text([&] { run_pipeline(other, self, {"train-retriever"}); });
+  EXPECT_NE(dropout.find("stage train-retriever was done in this run directory with another config: retriever.dropout "
+                         "= 0.2 there, 0.25 now. Use another run.dir, or delete "),
+            std::string::npos)
+      << dropout;
+  // Keys of later stages and keys that change only speed do not matter to finished stages.
+  Config faster = c;
+  faster.retriever.eval_batch_size = 3;
+  faster.ranker.lr = 1e-3;
+  const auto again = run_pipeline(faster, self, {"preprocess", "train-retriever"});
+  EXPECT_TRUE(again[0].skipped && again[1].skipped);
+  // A damaged record is named.
+  testing::write_text(tmp / "run" / ".done" / "preprocess", "{ broken");
+  EXPECT_NE(error_text([&] { run_pipeline(c, self, {"preprocess"}); }).find("preprocess: damaged stage record"),
+            std::string::npos);
+}
+
+TEST(RunPipeline, ARerunStageInvalidatesTheStagesAfterIt) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  const auto c = small_run(tmp / "run");
+  run_pipeline(c, self, {"preprocess", "train-retriever", "retrieve"});
+  fs::remove(tmp / "run" / ".done" / "train-retriever");
+  const auto rerun = run_pipeline(c, self, {"train-retriever"});
+  EXPECT_FALSE(rerun[0].skipped);
+  EXPECT_TRUE(fs::exists(tmp / "run" / ".done" / "preprocess"));
+  EXPECT_FALSE(fs::exists(tmp / "run" / ".done" / "retrieve")) << "candidates of the old retriever are stale";
 }
 
 TEST(RunPipeline, UnknownStagesAndBadMetricsFilesAreClearErrors) {

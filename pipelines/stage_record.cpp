@@ -1,0 +1,105 @@
+#include "pipelines/stage_record.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+
+namespace llamarec {
+namespace {
+
+// Keys that change speed, memory or logging but not a stage's results.
+bool operational(const std::string& key) {
+  static const char* const kKeys[] = {
+      "retriever.eval_batch_size",
+      "retriever.checkpoint_interval",
+      "retriever.max_bad_steps",
+      "ranker.eval_batch_size",
+      "ranker.checkpoint_interval",
+      "ranker.max_bad_steps",
+      "eval.scalars",
+  };
+  for (const char* k : kKeys) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+bool selected(const std::string& key, const std::vector<std::string>& patterns) {
+  for (const auto& p : patterns) {
+    if (p.back() == '.' ? key.compare(0, p.size(), p) == 0 : key == p) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+ConfigValues stage_config_values(const Config& config, const std::string& stage) {
+  std::vector<std::string> patterns;
+  for (const auto& s : pipeline_stages()) {
+    patterns.insert(patterns.end(), s.config_keys.begin(), s.config_keys.end());
+    if (s.name == stage) break;
+  }
+  ConfigValues out;
+  for (auto& [key, value] : config_values(config)) {
+    if (selected(key, patterns) && !operational(key)) out.emplace(key, std::move(value));
+  }
+  return out;
+}
+
+void write_stage_record(const std::string& path, double seconds, const ConfigValues& values) {
+  const nlohmann::json record = {{"seconds", seconds}, {"config", values}};
+  write_file_atomic(path, record.dump(2) + "\n");
+}
+
+std::string stage_record_mismatch(const std::string& path, const std::string& stage, const ConfigValues& values) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string contents = text.str();
+  if (contents.empty() || contents.front() != '{') {
+    // Written before records held the config ("12.345 s"): nothing to compare.
+    spdlog::warn("{}: records no config (an older llamarec wrote it); {} is skipped unchecked", path, stage);
+    return "";
+  }
+  const auto record = nlohmann::json::parse(contents, nullptr, /*allow_exceptions=*/false);
+  if (record.is_discarded() || !record.is_object() || !record.contains("config") || !record["config"].is_object())
+    return fmt::format("{}: damaged stage record (not the JSON llamarec writes); delete it to run {} again", path,
+                       stage);
+  ConfigValues recorded;
+  for (const auto& [key, value] : record["config"].items()) {
+    if (value.is_string()) recorded[key] = value.get<std::string>();
+  }
+  std::vector<std::string> differing;
+  std::string first;
+  const auto describe = [](const ConfigValues& v, const std::string& key) {
+    const auto it = v.find(key);
+    return it == v.end() ? std::string("(absent)") : it->second;
+  };
+  for (const auto& [key, value] : values) {
+    if (describe(recorded, key) != value) differing.push_back(key);
+  }
+  for (const auto& [key, value] : recorded) {
+    if (values.find(key) == values.end()) differing.push_back(key);
+  }
+  if (differing.empty()) return "";
+  const auto& key = differing.front();
+  std::string more;
+  if (differing.size() > 1) {
+    std::vector<std::string> rest(differing.begin() + 1, differing.begin() + std::min<size_t>(differing.size(), 6));
+    more = fmt::format(" (and {} more: {}{})", differing.size() - 1, fmt::join(rest, ", "),
+                       differing.size() > 6 ? ", ..." : "");
+  }
+  return fmt::format(
+      "{}: stage {} was done in this run directory with another config: {} = {} there, {} now{}. Use another "
+      "run.dir, or delete {} to run {} and the stages after it again with this config",
+      path, stage, key, describe(recorded, key), describe(values, key), more, path, stage);
+}
+
+}  // namespace llamarec
