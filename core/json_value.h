@@ -16,6 +16,17 @@
 
 namespace llamarec {
 
+// nlohmann::json::parse of `input` (a stream, a string or an iterator pair), with a parse error
+// reported as "<what>: not valid JSON (damaged near byte N)<hint>" instead of nlohmann's own text.
+template <class... Input>
+nlohmann::json parse_json(const std::string& what, const std::string& hint, Input&&... input) {
+  try {
+    return nlohmann::json::parse(std::forward<Input>(input)...);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("{}: not valid JSON (damaged near byte {}){}", what, e.byte, hint);
+  }
+}
+
 // The value as T, or nullopt when it is of another kind or out of T's range. Integers accept an
 // integral float in range (4096.0), floats any number, bool only true/false.
 template <class T>

@@ -18,6 +18,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_value.h"
 
 namespace llamarec {
 
@@ -94,12 +95,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     data_offset_ = 8 + header_size;
     const uint64_t data_size = size_ - data_offset_;
 
-    nlohmann::json header;
-    try {
-      header = nlohmann::json::parse(map_ + 8, map_ + 8 + header_size);
-    } catch (const nlohmann::json::exception& e) {
-      fail("{}: header is not valid JSON: {}", path, e.what());
-    }
+    const nlohmann::json header = parse_json(path + ": header", "", map_ + 8, map_ + 8 + header_size);
     if (!header.is_object()) fail("{}: header is not a JSON object", path);
 
     for (auto it = header.begin(); it != header.end(); ++it) {

@@ -1,3 +1,4 @@
+#include "core/text_encoding.h"
 #include "core/sequence_dataset.h"
 
 #include <algorithm>
@@ -98,6 +99,15 @@ SequenceDataset SequenceDataset::load(const std::string& path, int rank, int wor
     fail("{}: /items/raw_id has {} entries but /items/title has {}", path, ds.item_raw_ids_.size(), ds.titles_.size());
   }
   ds.num_items_ = static_cast<int64_t>(ds.titles_.size()) - 1;
+  // Titles go into prompts and JSON: text that is not UTF-8 would fail far from here.
+  for (size_t item = 0; item < ds.titles_.size(); ++item) {
+    const size_t bad = invalid_utf8_offset(ds.titles_[item]);
+    if (bad != std::string_view::npos)
+      fail(
+          "{}: /items/title of item {} is not valid UTF-8 (byte 0x{:02x} at offset {}); llamarec preprocess stores "
+          "UTF-8 (data.encoding chooses how raw files are read): re-create the dataset with it",
+          path, item, static_cast<unsigned char>(ds.titles_[item][bad]), bad);
+  }
 
   const int64_t offsets_length = file.length("/users/offsets");
   if (offsets_length < 1) fail("{}: /users/offsets is empty (expected num_users + 1 entries)", path);

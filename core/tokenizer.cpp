@@ -1,5 +1,7 @@
 #include "core/tokenizer.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -108,16 +110,57 @@ std::vector<std::string> candidate_letters(int count) {
   return out;
 }
 
+namespace {
+
+// A tokenizer without a letter and without byte fallback encodes it (merged with unknown
+// neighbours, such as the context's last character) as <unk>: ids past the part shared with the
+// context's own encoding holding unk say so.
+void fail_if_unknown(const Tokenizer& tokenizer, const std::string& letter, const std::vector<int64_t>& ids,
+                     const std::vector<int64_t>& context_ids, size_t letter_count) {
+  const size_t skip = std::mismatch(ids.begin(), ids.end(), context_ids.begin(), context_ids.end()).first - ids.begin();
+  for (size_t i = skip; i < ids.size(); ++i) {
+    if (ids[i] == tokenizer.unk_id())
+      fail(
+          "{}: letter '{}' is unknown to the tokenizer (it encodes to <unk>): the verbalizer needs the letters A..{} "
+          "as "
+          "tokens; use a tokenizer that has them (Llama's has, through byte fallback)",
+          tokenizer.path(), letter, static_cast<char>('A' + letter_count - 1));
+  }
+}
+
+// A verbalizer letter needs a token of its own: not <unk>, not one an earlier letter already has.
+void check_letter_id(const Tokenizer& tokenizer, const std::string& letter, int64_t id,
+                     const std::vector<int64_t>& earlier) {
+  if (id == tokenizer.unk_id())
+    fail(
+        "{}: letter '{}' is unknown to the tokenizer (it encodes to <unk>): the verbalizer needs the letters A..{} "
+        "as tokens; use a tokenizer that has them (Llama's has, through byte fallback)",
+        tokenizer.path(), letter, static_cast<char>('A' + earlier.size()));
+  const auto same = std::find(earlier.begin(), earlier.end(), id);
+  if (same != earlier.end())
+    fail("{}: letters '{}' and '{}' encode to the same token {}", tokenizer.path(),
+         static_cast<char>('A' + (same - earlier.begin())), letter, id);
+}
+
+}  // namespace
+
 std::vector<int64_t> letter_token_ids(const Tokenizer& tokenizer, const std::vector<std::string>& letters,
                                       const std::string& context) {
   const auto prefix = tokenizer.encode(context);
+  if (std::find(prefix.begin(), prefix.end(), tokenizer.unk_id()) != prefix.end())
+    fail(
+        "{}: the prompt's text before the answer ({:?}) has characters unknown to the tokenizer (<unk>): the "
+        "verbalizer needs a tokenizer that encodes it and the letters (Llama's does, through byte fallback)",
+        tokenizer.path(), context);
   std::vector<int64_t> out;
   for (const auto& letter : letters) {
     const auto ids = tokenizer.encode(context + letter);
+    fail_if_unknown(tokenizer, letter, ids, prefix, letters.size());
     const bool extends = ids.size() == prefix.size() + 1 && std::equal(prefix.begin(), prefix.end(), ids.begin());
     if (!extends)
       fail("{}: letter '{}' after context {:?} is not a single extra token ({} ids vs {} for the context alone)",
            tokenizer.path(), letter, context, ids.size(), prefix.size());
+    check_letter_id(tokenizer, letter, ids.back(), out);
     out.push_back(ids.back());
   }
   return out;
@@ -128,7 +171,9 @@ std::vector<int64_t> letter_token_ids_dummy_prefix(const Tokenizer& tokenizer,
   std::vector<int64_t> out;
   for (const auto& letter : letters) {
     const auto ids = tokenizer.encode(letter);
+    fail_if_unknown(tokenizer, letter, ids, {}, letters.size());
     if (ids.size() != 1) fail("{}: letter '{}' encodes to {} tokens, expected 1", tokenizer.path(), letter, ids.size());
+    check_letter_id(tokenizer, letter, ids.front(), out);
     out.push_back(ids.front());
   }
   return out;

@@ -24,7 +24,7 @@ void train_tokenizer(const std::vector<std::string>& sentences, const TokenizerT
       {"vocab_size", std::to_string(options.vocab_size)},
       {"hard_vocab_limit", "false"},
       {"character_coverage", "1.0"},
-      {"byte_fallback", "true"},
+      {"byte_fallback", options.byte_fallback ? "true" : "false"},
       {"split_digits", "true"},
       {"normalization_rule_name", "identity"},
       {"add_dummy_prefix", "true"},

@@ -13,6 +13,8 @@ struct TokenizerTrainingOptions {
   // An upper bound: a small corpus yields fewer pieces (the unigram trainer's soft limit); at
   // least the 256 byte pieces, the specials and every character of the corpus.
   int64_t vocab_size = 1024;
+  // false: characters the corpus lacks become <unk> (not Llama-style; other tokenizers do this).
+  bool byte_fallback = true;
 };
 
 // Trains on `sentences` (one training sentence each; a newline inside one is left to byte fallback,

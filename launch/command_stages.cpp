@@ -12,9 +12,12 @@ namespace llamarec {
 namespace {
 
 void run_one_stage(const Stage& stage, const Config& config, const MpiContext& mpi, const StageArgs& args) {
-  setup_run(config, mpi, {true, true, stage.name});
-  auto comm = make_stage_communicator(stage.comm, config);
-  stage.run(config, *comm, args);
+  const int threads = setup_run(config, mpi, {true, true, stage.name});
+  {
+    auto comm = make_stage_communicator(stage.comm, config);
+    stage.run(config, *comm, args);
+  }
+  record_run_manifest(config, mpi, threads, stage.name);
 }
 
 // Flags that only some stages have; the data ones are shorthands for [data] keys.
@@ -106,9 +109,10 @@ void register_stage_commands(CLI::App& app, CommandRegistry& registry) {
         options->config_path = *positional;
       }
       const Config config = options->load();
-      setup_run(config, mpi, {true, true, "run"});
+      const int threads = setup_run(config, mpi, {true, true, "run"});
       auto control = make_stage_communicator(StageComm::kCpu, config);
       run_pipeline(config, *control, *stages);
+      record_run_manifest(config, mpi, threads, "run");
       return 0;
     });
   }

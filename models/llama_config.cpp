@@ -77,13 +77,7 @@ LlamaConfig load_llama_config(const std::string& path) {
   if (std::filesystem::is_directory(file)) file /= "config.json";
   std::ifstream in(file);
   if (!in) fail("{}: cannot open model config", file.string());
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", file.string(), e.what());
-  }
-  return llama_config_from_json(json, file.string());
+  return llama_config_from_json(parse_json(file.string(), "", in), file.string());
 }
 
 nlohmann::json llama_config_to_json(const LlamaConfig& c) {

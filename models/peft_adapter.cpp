@@ -99,12 +99,7 @@ LoraConfig load_peft_config(const std::string& dir) {
   const auto path = (std::filesystem::path(dir) / kConfigFile).string();
   std::ifstream in(path);
   if (!in) fail("{}: cannot open adapter config", path);
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", path, e.what());
-  }
+  const nlohmann::json json = parse_json(path, " (a damaged adapter: train it again or restore it)", in);
   auto has = [&](const char* key) { return json.contains(key) && !json[key].is_null(); };
   auto get = [&](const char* key, auto fallback) { return json_field_or(json, key, fallback, path); };
   if (get("peft_type", std::string()) != "LORA")

@@ -16,6 +16,7 @@
 
 #include "distributed/communicator.h"
 #include "models/llama_rope.h"
+#include "core/text_encoding.h"
 #include "models/lora_config.h"
 #include "models/lru_config.h"
 
@@ -25,6 +26,7 @@ enum class ComputeDtype { kAuto, kFloat32, kBFloat16 };
 enum class LetterIds { kNewline, kDummyPrefix };
 enum class CollectiveBackend { kAuto, kMpi, kNccl };
 enum class DeviceChoice { kAuto, kCpu, kCuda };
+// TextEncoding: core/text_encoding.h
 
 // The TOML spelling of each value of an enum-valued key.
 template <class E>
@@ -41,6 +43,8 @@ LLAMAREC_CONFIG_ENUM(ComputeDtype, {ComputeDtype::kAuto, "auto"}, {ComputeDtype:
 LLAMAREC_CONFIG_ENUM(LetterIds, {LetterIds::kNewline, "newline"}, {LetterIds::kDummyPrefix, "dummy_prefix"});
 LLAMAREC_CONFIG_ENUM(CollectiveBackend, {CollectiveBackend::kAuto, "auto"}, {CollectiveBackend::kMpi, "mpi"},
                      {CollectiveBackend::kNccl, "nccl"});
+LLAMAREC_CONFIG_ENUM(TextEncoding, {TextEncoding::kAuto, "auto"}, {TextEncoding::kUtf8, "utf-8"},
+                     {TextEncoding::kLatin1, "latin-1"});
 LLAMAREC_CONFIG_ENUM(DeviceChoice, {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"},
                      {DeviceChoice::kCuda, "cuda"});
 #undef LLAMAREC_CONFIG_ENUM
@@ -92,6 +96,7 @@ struct DataConfig {
   std::string format = "synthetic";
   std::string input;
   std::string meta;
+  TextEncoding encoding = TextEncoding::kAuto;
   std::string dataset = "dataset.h5";
   int64_t min_user_count = 5;
   int64_t min_item_count = 5;
@@ -109,6 +114,8 @@ struct DataConfig {
       "Amazon ratings CSV; RecBole folder or NAME.inter file");
     v("meta", meta,
       "Amazon metadata (.json or .json.gz, one record per line); RecBole .item file if not beside .inter");
+    v("encoding", encoding,
+      "text of the raw files: auto (UTF-8 where valid, else Latin-1), utf-8 (reject anything else) or latin-1");
     v("dataset", dataset, "preprocessed HDF5 dataset (relative paths are inside run.dir)");
     v("min_user_count", min_user_count, "k-core: keep users with at least this many interactions");
     v("min_item_count", min_item_count, "k-core: keep items with at least this many interactions");

@@ -5,19 +5,15 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_value.h"
 
 namespace llamarec {
 
 nlohmann::json read_metrics_file(const std::string& path) {
   if (!std::filesystem::exists(path)) return nlohmann::json::object();
-  nlohmann::json root;
-  try {
-    std::ifstream in(path);
-    if (!in) fail("{}: existing metrics file cannot be read; move it away first", path);
-    root = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: existing metrics file is not valid JSON (damaged near byte {}); move it away first", path, e.byte);
-  }
+  std::ifstream in(path);
+  if (!in) fail("{}: existing metrics file cannot be read; move it away first", path);
+  const nlohmann::json root = parse_json(path + ": existing metrics file", "; move it away first", in);
   if (!root.is_object()) fail("{}: existing metrics file is not a JSON object; move it away first", path);
   return root;
 }

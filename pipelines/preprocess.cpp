@@ -37,6 +37,8 @@ H5Attributes requested_attributes(const PreprocessOptions& o) {
   a["min_user_count"] = o.filter.min_user_count;
   a["min_item_count"] = o.filter.min_item_count;
   a["min_rating"] = o.filter.min_rating;
+  // Recorded only when not auto, so that datasets made before the key existed stay current.
+  if (o.format != "synthetic" && o.encoding != TextEncoding::kAuto) a["encoding"] = enum_name(o.encoding);
   if (o.format == "synthetic") {
     a["synthetic_seed"] = static_cast<int64_t>(o.synthetic.seed);
     a["synthetic_users"] = o.synthetic.users;
@@ -67,9 +69,9 @@ RawDataset import_raw_dataset(const PreprocessOptions& o) {
     fail("data.format = '{}' is not a known format (valid: {})", o.format, joined_formats());
   }
   if (o.input.empty()) fail("data.format = '{}' needs data.input (the raw data path)", o.format);
-  if (o.format == "movielens") return import_movielens(o.input);
-  if (o.format == "amazon") return import_amazon(o.input, o.meta);
-  return import_recbole(o.input, o.meta);
+  if (o.format == "movielens") return import_movielens(o.input, o.encoding);
+  if (o.format == "amazon") return import_amazon(o.input, o.meta, o.encoding);
+  return import_recbole(o.input, o.meta, o.encoding);
 }
 
 bool preprocess_output_current(const PreprocessOptions& o) {

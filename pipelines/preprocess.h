@@ -14,6 +14,7 @@ struct PreprocessOptions {
   std::string format = "synthetic";  // one of preprocess_formats()
   std::string input;                 // see DataConfig::input
   std::string meta;                  // Amazon metadata / RecBole .item file
+  TextEncoding encoding = TextEncoding::kAuto;
   std::string output = "dataset.h5";
   FilterOptions filter;
   SyntheticOptions synthetic;

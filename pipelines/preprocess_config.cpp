@@ -13,6 +13,7 @@ PreprocessOptions preprocess_options(const Config& config) {
   o.format = d.format;
   o.input = d.input;
   o.meta = d.meta;
+  o.encoding = d.encoding;
   o.output = config.in_run_dir(d.dataset);
   o.filter.min_user_count = d.min_user_count;
   o.filter.min_item_count = d.min_item_count;

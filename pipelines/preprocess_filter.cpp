@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "pipelines/importers/text_encoding.h"
+#include "core/text_encoding.h"
 
 namespace llamarec {
 namespace {

@@ -31,14 +31,16 @@ int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions
     spdlog::info("llamarec {} | {} rank(s), {} thread(s) per rank | run dir {}", options.stage, mpi.size(), threads,
                  config.run.dir);
     if (options.print_config) spdlog::debug("effective config:\n{}", config_to_toml(config));
-    if (options.save_config) {
-      const auto metrics_path = config.in_run_dir(config.eval.metrics);
-      auto manifest = read_metrics_file(metrics_path).value("manifest", nlohmann::json::object());
-      manifest[options.stage] = run_manifest(config, mpi, threads, options.stage);
-      update_metrics_file(metrics_path, "manifest", manifest);
-    }
   }
   return threads;
+}
+
+void record_run_manifest(const Config& config, const MpiContext& mpi, int threads, const std::string& stage) {
+  if (mpi.rank() != 0) return;
+  const auto metrics_path = config.in_run_dir(config.eval.metrics);
+  auto manifest = read_metrics_file(metrics_path).value("manifest", nlohmann::json::object());
+  manifest[stage] = run_manifest(config, mpi, threads, stage);
+  update_metrics_file(metrics_path, "manifest", manifest);
 }
 
 }  // namespace llamarec

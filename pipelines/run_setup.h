@@ -15,4 +15,8 @@ struct RunSetupOptions {
 // Returns the number of LibTorch threads chosen for this rank.
 int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions& options = {});
 
+// Rank 0 records what `stage` was produced by (pipelines/run_manifest.h) in metrics.json. Called
+// once the stage has succeeded, so that a failed stage leaves no metrics file behind.
+void record_run_manifest(const Config& config, const MpiContext& mpi, int threads, const std::string& stage);
+
 }  // namespace llamarec

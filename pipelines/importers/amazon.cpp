@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "pipelines/importers/csv.h"
 #include "pipelines/importers/python_literal.h"
-#include "pipelines/importers/text_encoding.h"
+#include "core/text_encoding.h"
 
 namespace llamarec {
 namespace {
@@ -28,13 +28,14 @@ nlohmann::json parse_meta_line(const std::string& line, const std::string& path,
   return record;
 }
 
-void read_meta(const std::string& path, RawDataset& raw) {
+void read_meta(const std::string& path, TextEncoding encoding, RawDataset& raw) {
   LineReader lines(path);
   std::string line;
   int64_t records = 0, untitled = 0;
   while (lines.next(line)) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    const nlohmann::json record = parse_meta_line(utf8_or_latin1(line), path, lines.line_number());
+    const nlohmann::json record = parse_meta_line(
+        decode_text(line, encoding, fmt::format("{}:{}", path, lines.line_number())), path, lines.line_number());
     ++records;
     const auto asin = record.find("asin");
     if (asin == record.end() || !asin->is_string()) {
@@ -59,13 +60,13 @@ struct Row {
 
 }  // namespace
 
-RawDataset import_amazon(const std::string& ratings, const std::string& meta) {
+RawDataset import_amazon(const std::string& ratings, const std::string& meta, TextEncoding encoding) {
   if (ratings.empty()) fail("amazon format: data.input (the ratings CSV) is not set");
   if (meta.empty()) fail("{}: amazon format needs the metadata file (data.meta, .json or .json.gz)", ratings);
   RawDataset raw;
   raw.files = {ratings, meta};
   raw.has_ratings = raw.has_timestamps = true;
-  read_meta(meta, raw);
+  read_meta(meta, encoding, raw);
 
   CsvReader csv(ratings);
   std::vector<std::string> fields;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "pipelines/importers/raw_dataset.h"
+#include "core/text_encoding.h"
 
 namespace llamarec {
 
@@ -12,6 +13,8 @@ namespace llamarec {
 // first; the column order is detected from which column's values are metadata ASINs. Items keep
 // the stripped title of their last metadata record with a non-empty one, under the stripped asin
 // (as LlamaRec, which does not unescape HTML entities either).
-RawDataset import_amazon(const std::string& ratings, const std::string& meta);
+// Metadata lines are read in `encoding` (auto: each line UTF-8 where valid, else Latin-1).
+RawDataset import_amazon(const std::string& ratings, const std::string& meta,
+                         TextEncoding encoding = TextEncoding::kAuto);
 
 }  // namespace llamarec

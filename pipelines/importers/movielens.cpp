@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "pipelines/importers/csv.h"
-#include "pipelines/importers/text_encoding.h"
+#include "core/text_encoding.h"
 
 namespace llamarec {
 namespace {
@@ -46,10 +46,12 @@ size_t column(const std::vector<std::string>& header, const std::string& name, c
   fail("{}:1: header has no '{}' column", path, name);
 }
 
-// (id, title) rows of a movie file, decoded as a whole: UTF-8 if all of it is, else Latin-1.
-std::vector<std::pair<std::string, std::string>> read_movies(const Layout& layout) {
+// (id, title) rows of a movie file. auto decodes the file as a whole: UTF-8 if all of it is, else
+// Latin-1 (ml-1m and ml-100k are Latin-1; a per-row choice would mix the two).
+std::vector<std::pair<std::string, std::string>> read_movies(const Layout& layout, TextEncoding encoding) {
   const std::string path = layout.movies.string();
   std::vector<std::pair<std::string, std::string>> rows;
+  std::vector<int64_t> line_numbers;
   if (layout.flavour == Flavour::kCsv) {
     CsvReader csv(path);
     std::vector<std::string> fields;
@@ -61,6 +63,7 @@ std::vector<std::pair<std::string, std::string>> read_movies(const Layout& layou
              fields.size());
       }
       rows.emplace_back(fields[id_col], fields[title_col]);
+      line_numbers.push_back(csv.line_number());
     }
   } else {
     LineReader lines(path);
@@ -76,14 +79,18 @@ std::vector<std::pair<std::string, std::string>> read_movies(const Layout& layou
         for (size_t k = 2; k + 1 < fields.size(); ++k) title += "::" + std::string(fields[k]);
       }
       rows.emplace_back(std::string(fields[0]), title);
+      line_numbers.push_back(lines.line_number());
     }
   }
-  bool utf8 = true;
-  for (const auto& row : rows) utf8 = utf8 && is_valid_utf8(row.second);
-  if (!utf8) {
-    spdlog::info("{}: not UTF-8, reading titles as Latin-1", path);
-    for (auto& row : rows) row.second = latin1_to_utf8(row.second);
+  if (encoding == TextEncoding::kAuto) {
+    bool utf8 = true;
+    for (const auto& row : rows) utf8 = utf8 && is_valid_utf8(row.second);
+    if (utf8) return rows;
+    spdlog::info("{}: not UTF-8, reading titles as Latin-1 (data.encoding = \"utf-8\" would reject it)", path);
+    encoding = TextEncoding::kLatin1;
   }
+  for (size_t i = 0; i < rows.size(); ++i)
+    rows[i].second = decode_text(rows[i].second, encoding, fmt::format("{}:{}", path, line_numbers[i]));
   return rows;
 }
 
@@ -158,13 +165,13 @@ std::string clean_movielens_title(std::string_view utf8_title) {
   return encode_utf8(title) + encode_utf8(year);
 }
 
-RawDataset import_movielens(const std::string& input) {
+RawDataset import_movielens(const std::string& input, TextEncoding encoding) {
   const Layout layout = detect_layout(input);
   RawDataset raw;
   raw.format = layout.name;
   raw.files = {layout.ratings.string(), layout.movies.string()};
   raw.has_ratings = raw.has_timestamps = true;
-  for (const auto& [id, title] : read_movies(layout)) raw.titles[id] = clean_movielens_title(title);
+  for (const auto& [id, title] : read_movies(layout, encoding)) raw.titles[id] = clean_movielens_title(title);
   read_ratings(layout, raw);
   spdlog::info("{}: {} ({}): {} ratings, {} movies with titles", input, raw.format, layout.ratings.filename().string(),
                raw.interactions.size(), raw.titles.size());

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "pipelines/importers/raw_dataset.h"
+#include "core/text_encoding.h"
 
 namespace llamarec {
 
@@ -16,8 +17,9 @@ namespace llamarec {
 // " (YYYY)" are sliced all the same, as in LlamaRec.
 std::string clean_movielens_title(std::string_view utf8_title);
 
-// `input` is the folder or one of its rating/movie files. Titles are decoded as UTF-8 when the
-// whole movie file is valid UTF-8, else as Latin-1 (ml-1m, ml-100k), and stored as UTF-8.
-RawDataset import_movielens(const std::string& input);
+// `input` is the folder or one of its rating/movie files. Titles are stored as UTF-8; with
+// `encoding` auto they are decoded as UTF-8 when the whole movie file is valid UTF-8, else as
+// Latin-1 (ml-1m, ml-100k).
+RawDataset import_movielens(const std::string& input, TextEncoding encoding = TextEncoding::kAuto);
 
 }  // namespace llamarec

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "pipelines/importers/text_encoding.h"
+#include "core/text_encoding.h"
 
 namespace llamarec {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "pipelines/importers/csv.h"
-#include "pipelines/importers/text_encoding.h"
+#include "core/text_encoding.h"
 
 namespace llamarec {
 namespace {
@@ -58,7 +58,7 @@ Header read_header(LineReader& lines) {
   return header;
 }
 
-void read_items(const std::string& path, RawDataset& raw) {
+void read_items(const std::string& path, TextEncoding encoding, RawDataset& raw) {
   LineReader lines(path);
   const Header header = read_header(lines);
   const size_t id_col = header.require("item_id", path), title_col = header.require("title", path);
@@ -72,7 +72,8 @@ void read_items(const std::string& path, RawDataset& raw) {
            fields.size());
     }
     ++rows;
-    std::string title = python_strip(utf8_or_latin1(fields[title_col]));
+    std::string title =
+        python_strip(decode_text(fields[title_col], encoding, fmt::format("{}:{}", path, lines.line_number())));
     if (!title.empty()) raw.titles[std::string(fields[id_col])] = std::move(title);
   }
   spdlog::info("{}: {} items, {} with a title", path, rows, raw.titles.size());
@@ -80,7 +81,7 @@ void read_items(const std::string& path, RawDataset& raw) {
 
 }  // namespace
 
-RawDataset import_recbole(const std::string& input, const std::string& item_file) {
+RawDataset import_recbole(const std::string& input, const std::string& item_file, TextEncoding encoding) {
   const fs::path inter = find_inter_file(input);
   const fs::path items = item_file.empty() ? fs::path(inter).replace_extension(".item") : fs::path(item_file);
   std::error_code ec;
@@ -90,7 +91,7 @@ RawDataset import_recbole(const std::string& input, const std::string& item_file
   RawDataset raw;
   raw.format = "recbole";
   raw.files = {inter.string(), items.string()};
-  read_items(items.string(), raw);
+  read_items(items.string(), encoding, raw);
 
   const std::string path = inter.string();
   LineReader lines(path);

@@ -5,11 +5,14 @@
 #include <string>
 
 #include "pipelines/importers/raw_dataset.h"
+#include "core/text_encoding.h"
 
 namespace llamarec {
 
 // `input`: a folder holding exactly one .inter file, or the .inter file itself. `item_file`: the
 // .item file; empty means NAME.item beside the .inter file.
-RawDataset import_recbole(const std::string& input, const std::string& item_file);
+// Titles are read in `encoding` (auto: each UTF-8 where valid, else Latin-1).
+RawDataset import_recbole(const std::string& input, const std::string& item_file,
+                          TextEncoding encoding = TextEncoding::kAuto);
 
 }  // namespace llamarec

@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_value.h"
 #include "core/fault_injection.h"
 #include "core/safetensors.h"
 #include "pipelines/training/generator_state.h"
@@ -44,11 +45,7 @@ std::string step_dir_name(int64_t step) { return fmt::format("step-{:08d}", step
 nlohmann::json read_json(const fs::path& path) {
   std::ifstream in(path);
   if (!in) fail("cannot read {}", path.string());
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({})", path.string(), e.what());
-  }
+  return parse_json(path.string(), "", in);
 }
 
 }  // namespace

@@ -72,6 +72,11 @@ printf 'userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,lots,2\n' >"$tmp/ml/rati
 rejects "a malformed record names file and line" "ratings.csv:3" "$tmp/p3/dataset.h5" \
   "$bin" preprocess -c "$cfg" --set run.dir="$tmp/p3" --set data.dataset=dataset.h5 --format movielens \
   --input "$tmp/ml"
+printf 'userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,4.0,2\n' >"$tmp/ml/ratings.csv"
+printf 'movieId,title,genres\n1,A (1999),Drama\n2,Caf\xe9 (2000),Drama\n' >"$tmp/ml/movies.csv"
+rejects "titles in an invalid encoding (data.encoding = utf-8)" "movies.csv:3: not valid UTF-8 \(byte 0xe9 at column 4\)" \
+  "$tmp/p4/dataset.h5" "$bin" preprocess -c "$cfg" --set run.dir="$tmp/p4" --set data.dataset=dataset.h5 \
+  --format movielens --input "$tmp/ml" --set data.encoding=utf-8
 
 # Datasets.
 head -c 3000 "$tmp/dataset.h5" >"$tmp/truncated.h5"
@@ -130,6 +135,24 @@ printf '{"weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safet
 rejects "sharded index naming a missing shard" "model-00001-of-00002.safetensors" "$tmp/l2/ranker_adapter" \
   "${np2_command[@]}" train-ranker -c "$cfg" --set run.dir="$tmp/l2" --set ranker.model="$tmp/llama" \
   --set ranker.tokenizer="$tokenizer"
+
+# Damaged adapters: evaluate-ranker names the file and the problem (the one-step training above
+# wrote $in/ranker_adapter).
+adapter_case() {
+  local name="$1" regex="$2"
+  shift 2
+  rm -rf "$tmp/bad_adapter" && cp -r "$in/ranker_adapter" "$tmp/bad_adapter"
+  "$@"
+  rejects "$name" "$regex" - "${np2_command[@]}" evaluate-ranker -c "$cfg" --set run.dir="$in" \
+    --set ranker.adapter="$tmp/bad_adapter" --set eval.metrics="$tmp/bad_adapter_metrics.json"
+}
+adapter_case "truncated adapter weights" "bad_adapter/adapter_model.safetensors" \
+  truncate -s 100 "$tmp/bad_adapter/adapter_model.safetensors"
+adapter_case "adapter_config.json that is not JSON" "bad_adapter/adapter_config.json" \
+  sh -c "printf '{ \"r\": ' >'$tmp/bad_adapter/adapter_config.json'"
+adapter_case "adapter of another rank r" "lora_A.weight' has shape \[8, 32\] .*bad_adapter/adapter_model.safetensors.*expected \[3, 32\]" \
+  sed -i 's/"r": [0-9]*/"r": 3/' "$tmp/bad_adapter/adapter_config.json"
+[ -e "$tmp/bad_adapter_metrics.json" ] && problem "a rejected adapter left a metrics file"
 
 # A run directory made with another config: every finished stage is checked before anything runs.
 "$bin" run -c "$cfg" --set run.dir="$tmp/rd" --stages preprocess >/dev/null 2>&1 || problem "llamarec run --stages preprocess"

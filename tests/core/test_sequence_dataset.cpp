@@ -259,6 +259,26 @@ TEST(SequenceDataset, OutOfRangeItemIdsAreRejected) {
   EXPECT_NE(message.find("/users/items[1] = 3"), std::string::npos) << message;
 }
 
+TEST(SequenceDataset, TitlesThatAreNotUtf8AreRejectedNamingTheItem) {
+  TempDir dir;
+  const auto path = (dir / "d.h5").string();
+  {
+    Hdf5File file(path, Hdf5File::Mode::kCreate);
+    file.set_attribute("schema_version", int64_t{1});
+    file.create_group("/items");
+    file.create_group("/users");
+    file.write_strings("/items/title", {"", "Am\xe9lie (2001)", "b"});  // Latin-1 bytes stored as they came
+    file.write_strings("/items/raw_id", {"", "1", "2"});
+    file.write_int64("/users/offsets", {0, 2});
+    file.write_int32("/users/items", {1, 2});
+    file.write_strings("/users/raw_id", {"u"});
+    file.close();
+  }
+  const std::string message = error_of([&] { SequenceDataset::open(path); });
+  EXPECT_NE(message.find("d.h5: /items/title of item 1 is not valid UTF-8 (byte 0xe9 at offset 2)"), std::string::npos)
+      << message;
+}
+
 // Checks the shard plan's contract: disjoint, complete, >= 1 user per rank, balanced by interactions.
 void expect_valid_plan(const std::vector<int64_t>& offsets, int ranks) {
   const auto bounds = plan_user_shards(offsets, ranks, "test");

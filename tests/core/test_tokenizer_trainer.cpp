@@ -77,5 +77,35 @@ TEST(TokenizerTrainer, BadInputIsAClearError) {
   EXPECT_FALSE(std::filesystem::exists(out));
 }
 
+// A tokenizer without the letters (no byte fallback, a corpus without capitals) maps them to <unk>:
+// one token each, so only the unk check tells; the error names the file and the letter.
+TEST(TokenizerTrainer, ATokenizerWithoutTheLettersIsRejectedByTheVerbalizer) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
+  TempDir tmp;
+  std::vector<std::string> sentences;
+  for (int i = 0; i < 500; ++i) sentences.push_back("response: lower case only, item " + std::to_string(i % 37));
+  TokenizerTrainingOptions options;
+  options.vocab_size = 300;
+  options.byte_fallback = false;
+  const auto path = (tmp / "no-letters.model").string();
+  train_tokenizer(sentences, options, path);
+  const Tokenizer tok(path);
+  const std::string message =
+      testing::error_of([&] { letter_token_ids(tok, candidate_letters(20), "\n\n### Response:\n"); });
+  EXPECT_NE(message.find(path + ": the prompt's text before the answer (\"\\n\\n### Response:\\n\") has characters "
+                                "unknown to the tokenizer"),
+            std::string::npos)
+      << message;
+  const std::string letter = testing::error_of([&] { letter_token_ids(tok, candidate_letters(20), "response: "); });
+  EXPECT_NE(letter.find(path + ": letter 'A' is unknown to the tokenizer (it encodes to <unk>): the verbalizer needs "
+                               "the letters A..T"),
+            std::string::npos)
+      << letter;
+  EXPECT_NE(testing::error_of([&] {
+              letter_token_ids_dummy_prefix(tok, candidate_letters(20));
+            }).find("letter 'A' is unknown to the tokenizer"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace llamarec

@@ -14,7 +14,7 @@
 #include "pipelines/importers/movielens.h"
 #include "pipelines/importers/python_literal.h"
 #include "pipelines/importers/recbole.h"
-#include "pipelines/importers/text_encoding.h"
+#include "core/text_encoding.h"
 
 namespace fs = std::filesystem;
 

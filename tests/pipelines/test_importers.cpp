@@ -16,7 +16,7 @@
 #include "pipelines/importers/python_literal.h"
 #include "pipelines/importers/recbole.h"
 #include "pipelines/importers/synthetic.h"
-#include "pipelines/importers/text_encoding.h"
+#include "core/text_encoding.h"
 #include "tests/test_support.h"
 
 namespace llamarec {
@@ -183,6 +183,32 @@ TEST(MovieLensImporter, OneMillionLayoutIsLatin1) {
   EXPECT_EQ(pairs_of(raw), (std::vector<std::pair<std::string, std::string>>{{"1", "1193"}, {"1", "661"}}));
   EXPECT_EQ(raw.titles.at("661"), "Mis\xc3\xa9rables, Les (1995)");
   EXPECT_EQ(raw.titles.at("1193"), "One Flew Over the Cuckoo's Nest (1975)");
+}
+
+TEST(MovieLensImporter, EncodingChoosesHowTitlesAreRead) {
+  TempDir dir;
+  write_text(dir / "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n");
+  write_text(dir / "movies.dat",
+             "1193::Am\xc3\xa9lie (2001)::Drama\n"        // UTF-8
+             "661::Mis\xe9rables, Les (1995)::Drama\n");  // Latin-1: the file is mixed (or damaged)
+  const std::string message = error_of([&] { import_movielens(dir.path().string(), TextEncoding::kUtf8); });
+  EXPECT_CONTAINS(message, "movies.dat:2: not valid UTF-8 (byte 0xe9 at column 4)");
+  EXPECT_CONTAINS(message, "data.encoding = \"latin-1\"");
+  // latin-1 takes every byte as a code point, valid UTF-8 or not; auto decides for the whole file.
+  for (auto encoding : {TextEncoding::kLatin1, TextEncoding::kAuto}) {
+    const RawDataset raw = import_movielens(dir.path().string(), encoding);
+    EXPECT_EQ(raw.titles.at("1193"), "Am\xc3\x83\xc2\xa9lie (2001)");
+    EXPECT_EQ(raw.titles.at("661"), "Mis\xc3\xa9rables, Les (1995)");
+  }
+}
+
+TEST(RecBoleImporter, Utf8EncodingRejectsALatin1TitleNamingTheLine) {
+  TempDir dir;
+  write_text(dir / "toy.inter", "user_id:token\titem_id:token\nU1\tI1\n");
+  write_text(dir / "toy.item", "item_id:token\ttitle:token_seq\nI1\tCaf\xe9\n");
+  EXPECT_CONTAINS(error_of([&] { import_recbole(dir.path().string(), "", TextEncoding::kUtf8); }),
+                  "toy.item:2: not valid UTF-8 (byte 0xe9 at column 4)");
+  EXPECT_EQ(import_recbole(dir.path().string(), "").titles.at("I1"), "Caf\xc3\xa9");
 }
 
 TEST(MovieLensImporter, HundredKLayoutIsLatin1) {

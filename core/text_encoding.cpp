@@ -1,8 +1,10 @@
-#include "pipelines/importers/text_encoding.h"
+#include "core/text_encoding.h"
+
+#include "core/error.h"
 
 namespace llamarec {
 
-bool is_valid_utf8(std::string_view text) {
+size_t invalid_utf8_offset(std::string_view text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   size_t i = 0;
@@ -21,17 +23,17 @@ bool is_valid_utf8(std::string_view text) {
     } else if ((c & 0xF8) == 0xF0) {
       extra = 3, cp = c & 0x07, min = 0x10000;
     } else {
-      return false;
+      return i;
     }
-    if (i + extra >= n) return false;
+    if (i + extra >= n) return i;
     for (size_t k = 1; k <= extra; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
+      if ((s[i + k] & 0xC0) != 0x80) return i;
       cp = (cp << 6) | (s[i + k] & 0x3F);
     }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
     i += extra + 1;
   }
-  return true;
+  return std::string_view::npos;
 }
 
 void append_utf8(std::string& out, char32_t cp) {
@@ -50,6 +52,26 @@ void append_utf8(std::string& out, char32_t cp) {
     out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
     out += static_cast<char>(0x80 | (cp & 0x3F));
   }
+}
+
+bool is_valid_utf8(std::string_view text) { return invalid_utf8_offset(text) == std::string_view::npos; }
+
+std::string decode_text(std::string_view text, TextEncoding encoding, const std::string& where) {
+  switch (encoding) {
+    case TextEncoding::kLatin1:
+      return latin1_to_utf8(text);
+    case TextEncoding::kAuto:
+      return utf8_or_latin1(text);
+    case TextEncoding::kUtf8:
+      break;
+  }
+  const size_t bad = invalid_utf8_offset(text);
+  if (bad != std::string_view::npos)
+    fail(
+        "{}: not valid UTF-8 (byte 0x{:02x} at column {}); data.encoding = \"utf-8\" rejects it: convert the file "
+        "(iconv -f latin1 -t utf-8) or set data.encoding = \"latin-1\" (or \"auto\": Latin-1 where not UTF-8)",
+        where, static_cast<unsigned char>(text[bad]), bad + 1);
+  return std::string(text);
 }
 
 std::string latin1_to_utf8(std::string_view text) {

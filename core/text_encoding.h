@@ -6,8 +6,21 @@
 
 namespace llamarec {
 
+// data.encoding: how the text of raw files is read.
+enum class TextEncoding {
+  kAuto,    // UTF-8 where it is valid, else Latin-1 (per movie file, per metadata line, per field)
+  kUtf8,    // UTF-8 only: invalid text is an error naming the file and line
+  kLatin1,  // every byte a code point (MovieLens 1M / 100K)
+};
+
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool is_valid_utf8(std::string_view text);
+// The offset of the first byte that starts no valid sequence; npos for valid UTF-8.
+size_t invalid_utf8_offset(std::string_view text);
+
+// `text` read in `encoding`, as UTF-8. kUtf8 rejects invalid text with an error that names `where`
+// (for example "movies.csv:12") and the byte.
+std::string decode_text(std::string_view text, TextEncoding encoding, const std::string& where);
 
 // Every byte is the code point of the same value.
 std::string latin1_to_utf8(std::string_view text);
