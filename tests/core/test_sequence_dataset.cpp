@@ -240,21 +240,26 @@ TEST(SequenceDataset, BadFilesGiveClearErrors) {
   EXPECT_NE(message.find("schema_version 2 is not supported"), std::string::npos) << message;
 }
 
+// A dataset of two items and one user, written with raw HDF5 calls so that it can hold what
+// SequenceDatasetWriter would never write.
+void write_one_user_dataset(const std::string& path, const std::vector<std::string>& titles,
+                            const std::vector<int32_t>& items) {
+  Hdf5File file(path, Hdf5File::Mode::kCreate);
+  file.set_attribute("schema_version", int64_t{1});
+  file.create_group("/items");
+  file.create_group("/users");
+  file.write_strings("/items/title", titles);
+  file.write_strings("/items/raw_id", {"", "1", "2"});
+  file.write_int64("/users/offsets", {0, static_cast<int64_t>(items.size())});
+  file.write_int32("/users/items", items);
+  file.write_strings("/users/raw_id", {"u"});
+  file.close();
+}
+
 TEST(SequenceDataset, OutOfRangeItemIdsAreRejected) {
   TempDir dir;
   const auto path = (dir / "d.h5").string();
-  {
-    Hdf5File file(path, Hdf5File::Mode::kCreate);
-    file.set_attribute("schema_version", int64_t{1});
-    file.create_group("/items");
-    file.create_group("/users");
-    file.write_strings("/items/title", {"", "a", "b"});
-    file.write_strings("/items/raw_id", {"", "1", "2"});
-    file.write_int64("/users/offsets", {0, 2});
-    file.write_int32("/users/items", {1, 3});
-    file.write_strings("/users/raw_id", {"u"});
-    file.close();
-  }
+  write_one_user_dataset(path, {"", "a", "b"}, {1, 3});
   const std::string message = error_of([&] { SequenceDataset::open(path); });
   EXPECT_NE(message.find("/users/items[1] = 3"), std::string::npos) << message;
 }
@@ -262,18 +267,7 @@ TEST(SequenceDataset, OutOfRangeItemIdsAreRejected) {
 TEST(SequenceDataset, TitlesThatAreNotUtf8AreRejectedNamingTheItem) {
   TempDir dir;
   const auto path = (dir / "d.h5").string();
-  {
-    Hdf5File file(path, Hdf5File::Mode::kCreate);
-    file.set_attribute("schema_version", int64_t{1});
-    file.create_group("/items");
-    file.create_group("/users");
-    file.write_strings("/items/title", {"", "Am\xe9lie (2001)", "b"});  // Latin-1 bytes stored as they came
-    file.write_strings("/items/raw_id", {"", "1", "2"});
-    file.write_int64("/users/offsets", {0, 2});
-    file.write_int32("/users/items", {1, 2});
-    file.write_strings("/users/raw_id", {"u"});
-    file.close();
-  }
+  write_one_user_dataset(path, {"", "Am\xe9lie (2001)", "b"}, {1, 2});  // Latin-1 bytes stored as they came
   const std::string message = error_of([&] { SequenceDataset::open(path); });
   EXPECT_NE(message.find("d.h5: /items/title of item 1 is not valid UTF-8 (byte 0xe9 at offset 2)"), std::string::npos)
       << message;

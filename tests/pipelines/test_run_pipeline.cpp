@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
 #include <set>
 
@@ -71,15 +70,6 @@ TEST(RunPipeline, SkipsFinishedStagesAndMergesTimings) {
   EXPECT_DOUBLE_EQ(merged["evaluate-retriever"].get<double>(), third[3].seconds);
 }
 
-std::string error_text(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(RunPipeline, ARunDirectoryOfAnotherConfigIsAnErrorNamingTheKeys) {
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
@@ -94,13 +84,13 @@ TEST(RunPipeline, ARunDirectoryOfAnotherConfigIsAnErrorNamingTheKeys) {
   Config other = c;
   other.retriever.model.dropout = 0.25;
   other.run.seed = 7;
-  const auto message = error_text([&] { run_pipeline(other, self, {"preprocess", "train-retriever"}); });
+  const auto message = testing::error_of([&] { run_pipeline(other, self, {"preprocess", "train-retriever"}); });
   EXPECT_NE(message.find("preprocess: stage preprocess was done in this run directory with another config: run.seed "
                          "= 42 there, 7 now"),
             std::string::npos)
       << message;
   other.run.seed = c.run.seed;
-  const auto dropout = error_text([&] { run_pipeline(other, self, {"train-retriever"}); });
+  const auto dropout = testing::error_of([&] { run_pipeline(other, self, {"train-retriever"}); });
   EXPECT_NE(dropout.find("stage train-retriever was done in this run directory with another config: retriever.dropout "
                          "= 0.2 there, 0.25 now. Use another run.dir, or delete "),
             std::string::npos)
@@ -113,7 +103,7 @@ TEST(RunPipeline, ARunDirectoryOfAnotherConfigIsAnErrorNamingTheKeys) {
   EXPECT_TRUE(again[0].skipped && again[1].skipped);
   // A damaged record is named.
   testing::write_text(tmp / "run" / ".done" / "preprocess", "{ broken");
-  EXPECT_NE(error_text([&] { run_pipeline(c, self, {"preprocess"}); }).find("preprocess: damaged stage record"),
+  EXPECT_NE(testing::error_of([&] { run_pipeline(c, self, {"preprocess"}); }).find("preprocess: damaged stage record"),
             std::string::npos);
 }
 
