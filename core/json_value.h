@@ -18,12 +18,16 @@ namespace llamarec {
 
 // nlohmann::json::parse of `input` (a stream, a string or an iterator pair), with a parse error
 // reported as "<what>: not valid JSON (damaged near byte N)<hint>" instead of nlohmann's own text.
+// A number beyond double's range (2.7e7000) is not a parse_error but an out_of_range thrown
+// while parsing (the hf_config fuzzer found it): the same kind of damage, reported the same way.
 template <class... Input>
 nlohmann::json parse_json(const std::string& what, const std::string& hint, Input&&... input) {
   try {
     return nlohmann::json::parse(std::forward<Input>(input)...);
   } catch (const nlohmann::json::parse_error& e) {
     fail("{}: not valid JSON (damaged near byte {}){}", what, e.byte, hint);
+  } catch (const nlohmann::json::out_of_range&) {
+    fail("{}: not valid JSON (a number too large for a double){}", what, hint);
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_support.h"
+
 namespace llamarec {
 namespace {
 
@@ -51,6 +53,14 @@ TEST(JsonValue, FieldErrorsNameTheFileAndKey) {
   }
   EXPECT_EQ(json_field_or(object, "lr", 0.5, "f"), 0.5);
   EXPECT_EQ(json_field_or(object, "absent", int64_t{7}, "f"), 7);
+}
+
+TEST(JsonValue, ParseErrorsNameTheFileWithoutNlohmannsText) {
+  EXPECT_EQ(testing::error_of([] { parse_json("run/state.json", "; delete it", std::string(R"({"step": )")); }),
+            "run/state.json: not valid JSON (damaged near byte 10); delete it");
+  // Beyond double's range nlohmann throws out_of_range, not parse_error, while parsing.
+  EXPECT_EQ(testing::error_of([] { parse_json("config.json", "", std::string(R"({"eos_token_id": 2.7e7000})")); }),
+            "config.json: not valid JSON (a number too large for a double)");
 }
 
 }  // namespace
