@@ -15,11 +15,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "benchmarks/support/bench_arguments.h"
+#include "benchmarks/support/results_file.h"
 #include "benchmarks/support/step_profile.h"
-#include "core/atomic_file.h"
 #include "pipelines/config.h"
 #include "core/cpu_runtime.h"
 #include "core/logging.h"
@@ -33,22 +33,13 @@ namespace fs = std::filesystem;
 int main(int argc, char** argv) {
   MpiContext mpi(&argc, &argv);
   MpiCommunicator comm;
-  if (argc < 2) {
-    if (comm.rank() == 0) fmt::print(stderr, "usage: bench_retriever_train DATASET.h5 [out.json] [key=value ...]\n");
-    return 2;
-  }
-  const std::string dataset = fs::absolute(argv[1]).string();
-  const std::string out_path = argc > 2 ? argv[2] : "benchmarks/results/retriever_train.json";
-  std::vector<std::string> overrides = {"retriever.max_steps=300", "run.threads=1"};
-  bool profile = false;
-  for (int i = 3; i < argc; ++i) {
-    if (std::string(argv[i]) == "--profile") {
-      profile = true;
-    } else {
-      overrides.emplace_back(argv[i]);
-    }
-  }
-  Config config = load_config("", overrides);
+  const auto args =
+      parse_bench_arguments(argc, argv, "bench_retriever_train DATASET.h5 [out.json] [key=value ...]",
+                            "benchmarks/results/retriever_train.json", {"retriever.max_steps=300", "run.threads=1"});
+  const std::string dataset = fs::absolute(args.input).string();
+  const std::string& out_path = args.out_path;
+  const bool profile = args.profile;
+  Config config = load_config("", args.overrides);
   set_cpu_threads(static_cast<int>(std::max<int64_t>(1, config.run.threads)));
   keep_freed_memory();
   // One validation at iteration 0 and one at the end; no early stopping in between.
@@ -66,7 +57,7 @@ int main(int argc, char** argv) {
   log.world_size = comm.size();
   init_logging(log);
 
-  StepProfile profiler;
+  StepProfile profiler(args.profile_mode);
   if (profile) profiler.start();
   const auto result = train_retriever(config, comm);
   if (profile) profiler.stop();
@@ -76,23 +67,9 @@ int main(int argc, char** argv) {
   // side on this machine (see benchmarks/retriever_vs_official.sh, which measures it where installed).
   const double reference = 0.32;
   // Each (ranks, batch, max_len, dataset) keeps one row.
-  const auto replace_row = [&](nlohmann::json& rows, const nlohmann::json& row) {
-    for (auto it = rows.begin(); it != rows.end();) {
-      const bool same = (*it)["ranks"] == row["ranks"] && (*it)["global_batch"] == row["global_batch"] &&
-                        (*it)["max_len"] == row["max_len"] && (*it)["dataset"] == row["dataset"];
-      it = same ? rows.erase(it) : it + 1;
-    }
-    rows.push_back(row);
-  };
+  const std::vector<std::string> row_keys = {"ranks", "global_batch", "max_len", "dataset"};
   if (comm.rank() == 0) {
-    nlohmann::json all = {{"benchmark", "retriever_train"}, {"runs", nlohmann::json::array()}};
-    if (fs::exists(out_path)) {
-      try {
-        std::ifstream in(out_path);
-        all = nlohmann::json::parse(in);
-      } catch (const std::exception&) {
-      }
-    }
+    auto all = read_results(out_path, "retriever_train");
     nlohmann::json row = {{"ranks", comm.size()},
                           {"dataset", dataset},
                           {"global_batch", rc.batch_size},
@@ -107,33 +84,20 @@ int main(int argc, char** argv) {
                           {"validation_seconds", result.validation_seconds}};
     if (rc.batch_size == 16 && rc.max_len == 200) row["speedup_vs_python_reference"] = reference / per_it;
     if (profile) {
-      const auto ms = profiler.milliseconds_per_step();
-      double total = 0;
-      for (const auto& [category, value] : ms) total += value;
-      fmt::print(
-          "\nWhere one iteration goes, rank 0 of {} ({} iterations under the profiler, {:.1f} ms each; "
-          "{:.1f} ms unprofiled):\n",
-          comm.size(), profiler.steps(), total, per_it * 1000);
-      std::vector<std::pair<double, std::string>> sorted;
-      for (const auto& [category, value] : ms) sorted.emplace_back(value, category);
-      std::sort(sorted.rbegin(), sorted.rend());
-      for (const auto& [value, category] : sorted)
-        fmt::print("  {:<34} {:>8.2f} ms {:>6.1f} %\n", category, value, 100.0 * value / total);
-      fmt::print("largest ops (self time):\n");
-      for (const auto& [op, value] : profiler.top_ops(25)) fmt::print("  {:<70} {:>8.2f} ms\n", op, value);
-      nlohmann::json entry = {{"ranks", comm.size()},           {"dataset", dataset},
-                              {"global_batch", rc.batch_size},  {"max_len", rc.max_len},
-                              {"iterations", profiler.steps()}, {"profiled_ms_per_iteration", total},
-                              {"ms_per_iteration", ms}};
-      auto& profiles = all["profiles"];
-      if (!profiles.is_array()) profiles = nlohmann::json::array();
-      replace_row(profiles, entry);
-      write_file_atomic(out_path, all.dump(2) + "\n");
-      fmt::print("wrote {}\n", out_path);
+      const auto breakdown = print_step_profile(profiler, comm.size(), per_it);
+      nlohmann::json entry = {{"ranks", comm.size()},
+                              {"dataset", dataset},
+                              {"global_batch", rc.batch_size},
+                              {"max_len", rc.max_len},
+                              {"iterations", breakdown["steps"]},
+                              {"profiled_ms_per_iteration", breakdown["profiled_ms_per_step"]},
+                              {"ms_per_iteration", breakdown["ms_per_step"]}};
+      replace_row(all["profiles"], entry, row_keys);
+      write_results(out_path, all);
       return 0;
     }
     auto& runs = all["runs"];
-    replace_row(runs, row);
+    replace_row(runs, row, row_keys);
     fmt::print("\nLRURec training, {} rank(s) x {} thread(s), global batch {}, max_len {}, dropout {}, {} scan\n",
                comm.size(), at::get_num_threads(), rc.batch_size, rc.max_len, rc.model.dropout,
                enum_name(rc.model.scan));
@@ -148,8 +112,7 @@ int main(int argc, char** argv) {
                      ? fmt::format("{:.2f}x", r["speedup_vs_python_reference"].get<double>())
                      : std::string("-"));
     }
-    write_file_atomic(out_path, all.dump(2) + "\n");
-    fmt::print("wrote {}\n", out_path);
+    write_results(out_path, all);
   }
   return 0;
 }

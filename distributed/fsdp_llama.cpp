@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/profile_scope.h"
 #include "models/llama_attention.h"
 #include "models/llama_decoder_layer.h"
 #include "models/llama_model.h"
@@ -133,10 +134,13 @@ torch::Tensor ShardedLlama::forward_hidden(const torch::Tensor& input_ids, const
   const auto ids = input_ids.to(device_);
   const auto mask = attention_mask.defined() ? attention_mask.to(device_) : attention_mask;
   // The embedding is frozen and its input is ids: no recompute needed, one gather.
-  auto hidden = fsdp_checkpointed_call(*root_,
-                                       [](const std::vector<torch::Tensor>& w, const torch::Tensor& x,
-                                          const std::vector<torch::Tensor>&) { return torch::embedding(w[0], x); },
-                                       ids, {});  // [B, L, D]
+  auto hidden = fsdp_checkpointed_call(
+      *root_,
+      [](const std::vector<torch::Tensor>& w, const torch::Tensor& x, const std::vector<torch::Tensor>&) {
+        const ProfileScope profile("llama.embedding");
+        return torch::embedding(w[0], x);
+      },
+      ids, {});  // [B, L, D]
   // Shared by every layer's forward and recompute; the closures keep it alive until backward.
   auto context = std::make_shared<LayerContext>(
       make_layer_context(config_, mask, {}, positions, batch, 0, length, dtype_, device_, nullptr, training));
@@ -179,6 +183,7 @@ torch::Tensor ShardedLlama::logits(const torch::Tensor& hidden, const torch::Ten
   const auto ids = vocab_ids.defined() ? vocab_ids.to(device_) : vocab_ids;
   auto fn = [tied, eps, ids](const std::vector<torch::Tensor>& w, const torch::Tensor& h,
                              const std::vector<torch::Tensor>&) {
+    const ProfileScope profile("llama.head");
     auto head = tied ? w[0] : w[2];  // [V, D]
     if (ids.defined()) head = head.index_select(0, ids);
     return torch::linear(rms_norm(h, w[1], eps), head);

@@ -4,6 +4,7 @@
 #include <ATen/core/ivalue.h>
 
 #include "core/error.h"
+#include "core/profile_scope.h"
 
 namespace llamarec {
 
@@ -43,6 +44,7 @@ void FsdpUnit::load(const SliceReader& read) {
 const std::vector<torch::Tensor>& FsdpUnit::gather() {
   if (full_.defined()) fail("FSDP unit '{}' is already gathered (missing release())", name_);
   torch::NoGradGuard no_grad;
+  const ProfileScope profile("fsdp.gather");
   if (sharded_) {
     comm_.all_gather(shard_, full_);  // [world * shard_numel]
     ++stats_.gathers;
@@ -127,7 +129,11 @@ class FsdpCheckpointFunction : public torch::autograd::Function<FsdpCheckpointFu
     {
       torch::AutoGradMode enable(true);
       GatherGuard gathered(*call->unit);
-      const auto output = call->fn(gathered.weights, input, trainable);
+      torch::Tensor output;
+      {
+        const ProfileScope profile("fsdp.recompute");
+        output = call->fn(gathered.weights, input, trainable);
+      }
       if (input.requires_grad()) inputs.push_back(input);
       for (const auto& t : trainable) inputs.push_back(t);
       if (!inputs.empty())

@@ -2,6 +2,8 @@
 
 #include <torch/version.h>
 
+#include "core/profile_scope.h"
+
 #include <cmath>
 #include <limits>
 
@@ -51,15 +53,41 @@ torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k
   return torch::matmul(probs, v);
 }
 
+torch::Tensor attention_blocked(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const torch::Tensor& bias, int64_t block) {
+  const int64_t length = q.size(-2), past = k.size(-2) - length;
+  // Scaling q [.., L, Dh] instead of the scores [.., L, S] saves a pass over the largest tensor.
+  const auto scaled_q = q * (1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  std::vector<torch::Tensor> outs;
+  for (int64_t begin = 0; begin < length; begin += block) {
+    const int64_t rows = std::min(block, length - begin);
+    const int64_t keys = past + begin + rows;  // the last query of the block sees keys [0, keys)
+    auto scores =
+        torch::matmul(scaled_q.narrow(-2, begin, rows), k.narrow(-2, 0, keys).transpose(-2, -1));  // [B, H, rows, keys]
+    // In place: the product's backward needs its inputs only.
+    if (bias.defined()) {
+      scores.add_(bias.narrow(2, begin, rows).narrow(3, 0, keys));
+    } else {
+      const auto hidden = torch::ones({rows, keys}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
+                              .triu(past + begin + 1);
+      scores.masked_fill_(hidden, lowest_finite(scores.scalar_type()));
+    }
+    const auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+    outs.push_back(torch::matmul(probs, v.narrow(-2, 0, keys)));  // [B, H, rows, Dh]
+  }
+  return outs.size() == 1 ? outs[0] : torch::cat(outs, -2);
+}
+
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& bias, bool causal) {
+  if (!bias.defined() && !causal) return attention_reference(q, k, v, bias, causal);
 #if TORCH_VERSION_MAJOR >= 2
   // SDPA's is_causal aligns the mask top-left; with cached keys (S > L) only an explicit bias is right.
   if (!bias.defined() && causal && q.size(-2) != k.size(-2)) return attention_reference(q, k, v, bias, causal);
   return at::scaled_dot_product_attention(q, k, v, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt, 0.0,
                                           !bias.defined() && causal);
 #else
-  return attention_reference(q, k, v, bias, causal);
+  return attention_blocked(q, k, v, bias, kAttentionQueryBlock);
 #endif
 }
 
@@ -74,13 +102,22 @@ torch::Tensor self_attention_forward(const AttentionWeights& w, const torch::Ten
   auto project = [&](const LinearWeights& lw, int64_t heads) {
     return linear_forward(lw, hidden, ctx.training).view({b, l, heads, ctx.head_dim}).transpose(1, 2);
   };
-  auto q = apply_rotary(project(w.q_proj, ctx.num_heads), ctx.rope);                    // [B, H, L, Dh]
-  auto k = apply_rotary(project(w.k_proj, ctx.num_kv_heads), ctx.rope);                 // [B, Hkv, L, Dh]
-  auto v = project(w.v_proj, ctx.num_kv_heads);                                         // [B, Hkv, L, Dh]
-  if (ctx.cache != nullptr) std::tie(k, v) = ctx.cache->update(ctx.layer_index, k, v);  // [B, Hkv, S, Dh]
-  const int64_t n_rep = ctx.num_heads / ctx.num_kv_heads;
-  auto out = attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), ctx.bias, ctx.causal);  // [B, H, L, Dh]
-  out = out.transpose(1, 2).reshape({b, l, ctx.num_heads * ctx.head_dim});
+  torch::Tensor q, k, v;
+  {
+    const ProfileScope profile("llama.qkv_rope");
+    q = apply_rotary(project(w.q_proj, ctx.num_heads), ctx.rope);                         // [B, H, L, Dh]
+    k = apply_rotary(project(w.k_proj, ctx.num_kv_heads), ctx.rope);                      // [B, Hkv, L, Dh]
+    v = project(w.v_proj, ctx.num_kv_heads);                                              // [B, Hkv, L, Dh]
+    if (ctx.cache != nullptr) std::tie(k, v) = ctx.cache->update(ctx.layer_index, k, v);  // [B, Hkv, S, Dh]
+  }
+  torch::Tensor out;
+  {
+    const ProfileScope profile("llama.attention");
+    const int64_t n_rep = ctx.num_heads / ctx.num_kv_heads;
+    out = attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), ctx.bias, ctx.causal);  // [B, H, L, Dh]
+    out = out.transpose(1, 2).reshape({b, l, ctx.num_heads * ctx.head_dim});
+  }
+  const ProfileScope profile("llama.o_proj");
   return linear_forward(w.o_proj, out, ctx.training);
 }
 

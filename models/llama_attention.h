@@ -1,6 +1,6 @@
 // Llama self-attention: q/k/v projections, RoPE, grouped-query attention over the (cached) keys,
 // output projection. `attention()` is the one place that picks the kernel: the public fused SDPA on
-// LibTorch 2.x, the explicit matmul + mask + softmax reference on 1.13 (which has only a private op).
+// LibTorch 2.x, an explicit blocked matmul + mask + softmax on 1.13 (which has only a private op).
 #pragma once
 #include <torch/torch.h>
 
@@ -20,9 +20,16 @@ torch::Tensor attention_bias(const torch::Tensor& attention_mask, int64_t batch,
 // `causal` = true for plain causal attention over S == L keys.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& bias, bool causal);
-// The explicit path (softmax in float32, as HF 4.33); the 1.13 kernel and the tests' reference.
+// The explicit path (softmax in float32, as HF 4.33): scores for every key, masked. The tests' reference.
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                   const torch::Tensor& bias, bool causal);
+// The 1.13 kernel: the reference's arithmetic for blocks of `block` queries, each over only the keys
+// its last query sees (causal: about half the scores at S == L are never computed, forward and
+// backward), with the scale applied to q. `bias` as above (it is causal), or undefined for causal.
+// Equal to the reference up to rounding.
+inline constexpr int64_t kAttentionQueryBlock = 64;
+torch::Tensor attention_blocked(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const torch::Tensor& bias, int64_t block);
 
 // [B, Hkv, S, Dh] -> [B, Hkv·n_rep, S, Dh]: query head h reads kv head h / n_rep (HF's repeat_kv).
 torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep);

@@ -1,5 +1,7 @@
 #include "models/llama_decoder_layer.h"
 
+#include "core/profile_scope.h"
+
 namespace llamarec {
 
 std::vector<std::pair<std::string, torch::Tensor*>> LayerWeights::base_tensors() {
@@ -28,8 +30,14 @@ LinearWeights* LayerWeights::linear(const std::string& module) {
 }
 
 torch::Tensor decoder_layer_forward(const LayerWeights& w, const torch::Tensor& hidden, const LayerContext& ctx) {
-  auto h = hidden + self_attention_forward(w.self_attn, rms_norm(hidden, w.input_layernorm, ctx.rms_norm_eps), ctx);
-  return h + mlp_forward(w.mlp, rms_norm(h, w.post_attention_layernorm, ctx.rms_norm_eps), ctx.training);
+  const auto norm = [&](const torch::Tensor& x, const torch::Tensor& weight) {
+    const ProfileScope profile("llama.norm");
+    return rms_norm(x, weight, ctx.rms_norm_eps);
+  };
+  auto h = hidden + self_attention_forward(w.self_attn, norm(hidden, w.input_layernorm), ctx);
+  const auto normed = norm(h, w.post_attention_layernorm);
+  const ProfileScope profile("llama.mlp");
+  return h + mlp_forward(w.mlp, normed, ctx.training);
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& c, torch::TensorOptions options) {

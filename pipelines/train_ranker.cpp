@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include "core/candidates_file.h"
+#include "core/profile_scope.h"
 #include "core/sequence_dataset.h"
 #include "distributed/global_offset.h"
+#include "pipelines/ranker_batch_share.h"
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_scoring.h"
 #include "pipelines/ranker_setup.h"
@@ -22,6 +24,8 @@ class RankerTask : public TrainingTask {
         candidates_(read_ranker_candidates(config.in_run_dir(config.retrieval.candidates), shard_, rc_.num_candidates)),
         setup_(make_ranker_setup(config, comm, shard_.titles())),
         model_(*setup_.model),
+        comm_(comm),
+        prompt_cost_(model_.config()),
         prompts_(*setup_.tokenizer, shard_.titles(), setup_.train_letter_ids, setup_.prompt_options),
         examples_(make_ranker_train_examples(shard_, rc_.num_candidates, static_cast<uint64_t>(config.run.seed))),
         val_examples_(make_ranker_eval_examples(shard_, candidates_, Split::kVal, rc_.num_candidates)) {
@@ -40,16 +44,25 @@ class RankerTask : public TrainingTask {
   std::map<std::string, torch::Tensor> named_parameters() const override { return model_.lora_tensors(); }
   torch::optim::Optimizer& optimizer() override { return *optimizer_; }
 
+  // Each rank computes a share of the global batch balanced by its prompts' cost, whoever owns
+  // the examples: the prompts travel as token ids (distributed/balanced_rows.h).
+  bool shares_batches() const override { return true; }
   Loss loss(const std::vector<int64_t>& local_batch) override {
-    std::vector<TokenizedPrompt> batch;
-    for (const auto i : local_batch) {
-      const auto& ex = examples_[i];
-      batch.push_back(prompts_.encode_train(example_history(shard_, ex), ex.candidates, ex.answer));
-      tokens_seen_ += static_cast<int64_t>(batch.back().ids.size());
+    std::vector<TokenizedPrompt> share;
+    {
+      const ProfileScope profile("ranker.prompts");
+      std::vector<TokenizedPrompt> prompts;
+      for (const auto i : local_batch) {
+        const auto& ex = examples_[i];
+        prompts.push_back(prompts_.encode_train(example_history(shard_, ex), ex.candidates, ex.answer));
+      }
+      share = balanced_prompt_share(comm_, prompts, prompt_cost_, rc_.batch_size);
     }
+    if (share.empty()) return {};
+    for (const auto& p : share) tokens_seen_ += static_cast<int64_t>(p.ids.size());
     // Two label tokens per prompt: the answer letter and EOS.
-    return {ranker_loss_sum(model_, collate_prompts(batch), true, setup_.positions),
-            2.0 * static_cast<double>(local_batch.size())};
+    return {ranker_loss_sum(model_, collate_prompts(share), true, setup_.positions),
+            2.0 * static_cast<double>(share.size())};
   }
 
   void empty_step() override {
@@ -70,6 +83,7 @@ class RankerTask : public TrainingTask {
   std::string progress_note(double seconds) const override {
     return fmt::format("{:.0f} tok/s/rank", seconds > 0 ? tokens_seen_ / seconds : 0.0);
   }
+  int64_t tokens_seen() const override { return tokens_seen_; }
 
  private:
   const RankerConfig& rc_;
@@ -78,6 +92,8 @@ class RankerTask : public TrainingTask {
   Candidates candidates_;
   RankerSetup setup_;
   ShardedLlama& model_;
+  Communicator& comm_;
+  PromptCost prompt_cost_;
   PromptBuilder prompts_;
   std::vector<RankerExample> examples_;
   std::vector<RankerExample> val_examples_;

@@ -6,9 +6,16 @@
 //   - the trainer's own phases ("train.all_reduce", "train.optimizer", ...) to themselves;
 //   - whatever is left inside a phase to "<phase> (other)".
 // The profiler costs a few microseconds per op: compare the total with an unprofiled step time.
+// Where ops are many and small (LibTorch 1.13's bmm loops over the batch), that overhead is as large
+// as the step; Mode::kScopes then times only the ProfileScope ranges (a clock read at each), so its
+// figures are the unprofiled ones, with backward left whole as "train.backward (other)" except the
+// recompute and gathers it runs.
 #pragma once
+#include <ATen/record_function.h>
+
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +24,10 @@ namespace llamarec {
 
 class StepProfile {
  public:
+  enum class Mode { kOps, kScopes };
+  explicit StepProfile(Mode mode = Mode::kOps) : mode_(mode) {}
+  Mode mode() const { return mode_; }
+
   // Starts recording on this thread (and the LibTorch tasks it launches).
   void start();
   // Stops recording and adds what was recorded to the totals.
@@ -29,6 +40,19 @@ class StepProfile {
   std::vector<std::pair<std::string, double>> top_ops(size_t n) const;
 
  private:
+  struct ScopeFrame {
+    const char* name;
+    std::string category;
+    std::string phase;
+    double start_us;
+    double children_us;
+  };
+  static std::unique_ptr<at::ObserverContext> scope_begins(const at::RecordFunction& fn);
+  static void scope_ends(const at::RecordFunction& fn, at::ObserverContext* context);
+
+  Mode mode_;
+  uint64_t callback_ = 0;
+  std::vector<ScopeFrame> scope_stack_;
   std::map<std::string, double> total_us_;
   std::map<std::string, double> op_us_;
   int64_t steps_ = 0;

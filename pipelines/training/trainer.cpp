@@ -225,6 +225,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
   TrainingResult result;
   result.steps = state.step;
   result.steps_run = steps_run;
+  result.tokens = task.tokens_seen();
   result.best_step = state.best_step;
   result.best_metric = state.best_metric;
   result.seconds = elapsed();

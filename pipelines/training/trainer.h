@@ -59,6 +59,8 @@ class TrainingTask {
   virtual void save_best() = 0;
   // Appended to the progress line, e.g. a throughput; `seconds` since this call started.
   virtual std::string progress_note(double seconds) const { return ""; }
+  // Input tokens this rank's loss() calls have run through the model (0 where tokens mean nothing).
+  virtual int64_t tokens_seen() const { return 0; }
 };
 
 struct TrainingOptions {
@@ -94,6 +96,7 @@ struct TrainingResult {
   double validation_seconds = 0;  // this call
   bool early_stopped = false;
   int64_t skipped_steps = 0;  // non-finite loss or gradient, update skipped
+  int64_t tokens = 0;         // TrainingTask::tokens_seen() of this rank, this call
   std::vector<ValidationPoint> curve;
 };
 

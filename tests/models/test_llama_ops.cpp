@@ -98,6 +98,36 @@ TEST(LlamaOps, AttentionMatchesNaiveLoops) {
   EXPECT_TRUE(torch::allclose(attention(q, kc, vc, {}, true).to(torch::kFloat64), causal, 1e-5, 1e-5));
   auto cached = naive_attention(q, k, v, [&](int64_t, int64_t i, int64_t j) { return j <= past + i; });
   EXPECT_TRUE(torch::allclose(attention(q, k, v, {}, true).to(torch::kFloat64), cached, 1e-5, 1e-5));
+
+  // Query blocks that do not divide L, and blocks of one query: every block sees only its keys.
+  for (const int64_t block : {1, 2, 3, 64}) {
+    EXPECT_TRUE(torch::allclose(attention_blocked(q, k, v, bias, block).to(torch::kFloat64), expected, 1e-5, 1e-5))
+        << block;
+    EXPECT_TRUE(torch::allclose(attention_blocked(q, kc, vc, {}, block).to(torch::kFloat64), causal, 1e-5, 1e-5))
+        << block;
+    EXPECT_TRUE(torch::allclose(attention_blocked(q, k, v, {}, block).to(torch::kFloat64), cached, 1e-5, 1e-5))
+        << block;
+  }
+}
+
+TEST(LlamaOps, BlockedAttentionGradientsEqualTheReferences) {
+  torch::manual_seed(2);
+  const int64_t B = 2, H = 2, L = 7, D = 4;
+  const auto q0 = torch::randn({B, H, L, D}), k0 = torch::randn({B, H, L, D}), v0 = torch::randn({B, H, L, D});
+  const auto w = torch::randn({B, H, L, D});
+  // Left padding of 2 on the first prompt; its pad queries are left out of the loss (their
+  // outputs differ: a fully masked row averages over the keys its block computed).
+  const auto mask = torch::tensor({{0, 0, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1}});
+  const auto bias = attention_bias(mask, B, 0, L, torch::kFloat32, torch::kCPU);
+  const auto keep = mask.view({B, 1, L, 1}).to(torch::kFloat32);
+  const auto grads = [&](bool blocked) {
+    auto q = q0.clone().requires_grad_(true), k = k0.clone().requires_grad_(true), v = v0.clone().requires_grad_(true);
+    const auto out = blocked ? attention_blocked(q, k, v, bias, 3) : attention_reference(q, k, v, bias, true);
+    (out * w * keep).sum().backward();
+    return std::vector<torch::Tensor>{q.grad(), k.grad(), v.grad()};
+  };
+  const auto reference = grads(false), blocked = grads(true);
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(torch::allclose(blocked[i], reference[i], 1e-5, 1e-5)) << "qkv"[i];
 }
 
 TEST(LlamaOps, AttentionBiasStructureAndFullyMaskedRows) {

@@ -1,0 +1,26 @@
+// The command line the training benchmarks share:
+//   bench_X INPUT [out.json] [key=value ...] [--profile[=ops|scopes]]
+// key=value pairs are config overrides (as `llamarec --set`), after the benchmark's own defaults;
+// --profile runs under benchmarks/support/step_profile.h (ops: every op, backward attributed;
+// scopes: the ProfileScope ranges only, at no cost).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "benchmarks/support/step_profile.h"
+
+namespace llamarec {
+
+struct BenchArguments {
+  std::string input;                   // the first argument (a dataset or a config file)
+  std::string out_path;                // the results JSON
+  std::vector<std::string> overrides;  // the defaults, then the command line's
+  bool profile = false;                // --profile
+  StepProfile::Mode profile_mode = StepProfile::Mode::kOps;
+};
+
+// Fails with the usage line when INPUT is missing.
+BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& usage, const std::string& default_out,
+                                     std::vector<std::string> default_overrides);
+
+}  // namespace llamarec

@@ -1,0 +1,64 @@
+#include "benchmarks/support/results_file.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "core/atomic_file.h"
+
+namespace llamarec {
+
+nlohmann::json read_results(const std::string& path, const std::string& name) {
+  nlohmann::json all = {{"benchmark", name}, {"runs", nlohmann::json::array()}};
+  if (!std::filesystem::exists(path)) return all;
+  std::ifstream in(path);
+  try {
+    all = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception&) {
+    fmt::print(stderr, "{}: not valid JSON, starting a new results file\n", path);
+  }
+  return all;
+}
+
+void replace_row(nlohmann::json& rows, const nlohmann::json& row, const std::vector<std::string>& keys) {
+  if (!rows.is_array()) rows = nlohmann::json::array();
+  for (auto it = rows.begin(); it != rows.end();) {
+    bool same = true;
+    for (const auto& key : keys) same = same && it->value(key, nlohmann::json()) == row.value(key, nlohmann::json());
+    it = same ? rows.erase(it) : it + 1;
+  }
+  rows.push_back(row);
+}
+
+void write_results(const std::string& path, const nlohmann::json& results) {
+  write_file_atomic(path, results.dump(2) + "\n");
+  fmt::print("wrote {}\n", path);
+}
+
+nlohmann::json print_step_profile(const StepProfile& profile, int world_size, double seconds_per_step) {
+  const auto ms = profile.milliseconds_per_step();
+  double total = 0;
+  for (const auto& [category, value] : ms) total += value;
+  const bool ops = profile.mode() == StepProfile::Mode::kOps;
+  fmt::print(
+      "\nWhere one step goes, rank 0 of {} ({} steps, profiling {}: {:.1f} ms per step in the categories, {:.1f} ms "
+      "step time with the profiler on; compare with an unprofiled run):\n",
+      world_size, profile.steps(), ops ? "every op" : "the scopes only", total, seconds_per_step * 1000);
+  std::vector<std::pair<double, std::string>> sorted;
+  for (const auto& [category, value] : ms) sorted.emplace_back(value, category);
+  std::sort(sorted.rbegin(), sorted.rend());
+  for (const auto& [value, category] : sorted)
+    fmt::print("  {:<40} {:>9.2f} ms {:>6.1f} %\n", category, value, total > 0 ? 100.0 * value / total : 0.0);
+  if (ops) {
+    fmt::print("largest ops (self time):\n");
+    for (const auto& [op, value] : profile.top_ops(25)) fmt::print("  {:<76} {:>9.2f} ms\n", op, value);
+  }
+  return {{"profile", ops ? "ops" : "scopes"},
+          {"steps", profile.steps()},
+          {"profiled_ms_per_step", total},
+          {"ms_per_step", ms}};
+}
+
+}  // namespace llamarec
