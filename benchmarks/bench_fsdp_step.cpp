@@ -1,10 +1,12 @@
 // One FSDP-sharded LoRA training step (the ranker's: forward, label-only loss at 2 positions per
 // sequence, recomputing backward, one flat LoRA all-reduce, AdamW) on a random Llama, timed, with
 // the bytes each rank received in all-gathers against the theory for this scheme, and per-rank
-// memory (resident base shards, peak RSS). Run under mpirun with 1, 2, ... ranks; every world size
-// appends its row to the JSON file.
-//   launch/mpirun.sh 1 ... is not needed: build/benchmarks/bench_fsdp_step [out.json]
-//   mpirun -np 2 build/benchmarks/bench_fsdp_step [out.json]
+// memory (resident base shards, peak RSS). Run under mpirun with 1, 2, ... ranks; every (world size,
+// storage) keeps one row in the JSON file.
+//   build/benchmarks/bench_fsdp_step [out.json] [quantization=none|nf4] [dtype=float32|bfloat16]
+//   mpirun -np 2 build/benchmarks/bench_fsdp_step [out.json] [quantization=nf4]
+// quantization=nf4 holds and gathers the layers' projections as NF4 codes (QLoRA) and dequantizes
+// them into dtype after each gather.
 // Theory: each decoder layer is gathered twice per step (forward, recompute) and the root unit three
 // times (embedding, head, head recompute); each gather brings (N-1)/N of the unit. The "3x base bytes"
 // of FSDP with a separate recompute pass becomes ~2x here because recompute and backward share one
@@ -19,6 +21,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "benchmarks/support/results_file.h"
 #include "core/cpu_runtime.h"
 #include "core/safetensors.h"
 #include "distributed/data_parallel.h"
@@ -33,7 +36,23 @@ namespace fs = std::filesystem;
 int main(int argc, char** argv) {
   MpiContext mpi(&argc, &argv);
   MpiCommunicator comm;
-  const std::string out_path = argc > 1 ? argv[1] : "benchmarks/results/fsdp_step.json";
+  std::string out_path = "benchmarks/results/fsdp_step.json";
+  auto quantization = WeightQuantization::kNone;
+  auto dtype = torch::kFloat32;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "quantization=nf4" || arg == "quantization=none") {
+      quantization = arg == "quantization=nf4" ? WeightQuantization::kNf4 : WeightQuantization::kNone;
+    } else if (arg == "dtype=float32" || arg == "dtype=bfloat16") {
+      dtype = arg == "dtype=bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+    } else if (arg.find('=') == std::string::npos) {
+      out_path = arg;
+    } else {
+      if (comm.rank() == 0) fmt::print("unknown option {}\n", arg);
+      return 2;
+    }
+  }
+  const std::string storage = quantization == WeightQuantization::kNf4 ? "nf4" : c10::toString(dtype);
   set_cpu_threads(1);
   LlamaConfig c;
   c.vocab_size = 8000;
@@ -54,7 +73,7 @@ int main(int argc, char** argv) {
     save_llama(*model, dir.string());
   }
   comm.barrier();
-  auto model = ShardedLlama::load(dir.string(), comm, torch::kFloat32, torch::kCPU);
+  auto model = ShardedLlama::load(dir.string(), comm, dtype, torch::kCPU, true, quantization);
   model->apply_lora(LoraConfig{}, 1);
   auto params = model->lora_parameters();
   DataParallel dp(comm, params);
@@ -71,9 +90,9 @@ int main(int argc, char** argv) {
     opt.zero_grad();
     const auto hidden = model->forward_hidden(ids, {}, true);
     const auto rows = hidden.narrow(1, seq - 3, 2).reshape({-1, c.hidden_size});
-    auto loss =
-        torch::nn::functional::cross_entropy(model->logits(rows), ids.narrow(1, seq - 2, 2).reshape({-1}),
-                                             torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    auto loss = torch::nn::functional::cross_entropy(
+        model->logits(rows).to(torch::kFloat32), ids.narrow(1, seq - 2, 2).reshape({-1}),
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     loss.backward();
     dp.all_reduce_gradients(2.0 * local_batch, loss.item<double>());
     torch::nn::utils::clip_grad_norm_(params, 1.0);
@@ -90,10 +109,10 @@ int main(int argc, char** argv) {
   const auto stats = model->stats();
   const double received = static_cast<double>(stats.bytes_received) / steps;
   const int64_t n = comm.size();
-  const double root_bytes = static_cast<double>(model->root_unit().padded_numel()) * 4;
+  const double root_bytes = static_cast<double>(model->root_unit().gathered_bytes());
   double layer_bytes = 0;
   for (int64_t i = 0; i < c.num_hidden_layers; ++i)
-    layer_bytes += static_cast<double>(model->layer_unit(i).padded_numel()) * 4;
+    layer_bytes += static_cast<double>(model->layer_unit(i).gathered_bytes());
   const double theory = (n - 1.0) / n * (2 * layer_bytes + 3 * root_bytes);
   const double base = static_cast<double>(model->total_base_bytes());
   rusage usage{};
@@ -102,41 +121,31 @@ int main(int argc, char** argv) {
   double max_rss = rss_mb;
   MPI_Allreduce(MPI_IN_PLACE, &max_rss, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   if (comm.rank() == 0) {
-    fmt::print("FSDP LoRA step: {:.1f}M-parameter Llama, global batch {} x {} tokens, fp32, 1 thread/rank\n",
-               llama_parameter_count(c) / 1e6, global_batch, seq);
-    fmt::print("{:>5} {:>10} {:>14} {:>14} {:>11} {:>14} {:>14} {:>12}\n", "ranks", "s/step", "tokens/s",
+    fmt::print("FSDP LoRA step: {:.1f}M-parameter Llama, global batch {} x {} tokens, base {}, 1 thread/rank\n",
+               llama_parameter_count(c) / 1e6, global_batch, seq, storage);
+    fmt::print("{:>5} {:>8} {:>10} {:>14} {:>14} {:>11} {:>14} {:>14} {:>12}\n", "ranks", "base", "s/step", "tokens/s",
                "MB recv/rank", "theory MB", "x base bytes", "resident MB", "peak RSS MB");
-    fmt::print("{:>5} {:>10.3f} {:>14.0f} {:>14.1f} {:>11.1f} {:>14.2f} {:>14.1f} {:>12.0f}\n", n, per_step,
-               global_batch * seq / per_step, received / 1e6, theory / 1e6, received / base,
+    fmt::print("{:>5} {:>8} {:>10.3f} {:>14.0f} {:>14.1f} {:>11.1f} {:>14.2f} {:>14.1f} {:>12.0f}\n", n, storage,
+               per_step, global_batch * seq / per_step, received / 1e6, theory / 1e6, received / base,
                model->resident_base_bytes() / 1e6, max_rss);
-    nlohmann::json all = nlohmann::json::object({{"benchmark", "fsdp_step"}, {"runs", nlohmann::json::array()}});
-    if (fs::exists(out_path)) {
-      try {
-        std::ifstream in(out_path);
-        all = nlohmann::json::parse(in);
-      } catch (const std::exception&) {
-      }
-    }
-    nlohmann::json row = {{"ranks", n},
-                          {"parameters", llama_parameter_count(c)},
-                          {"global_batch", global_batch},
-                          {"seq", seq},
-                          {"seconds_per_step", per_step},
-                          {"tokens_per_second", global_batch * seq / per_step},
-                          {"bytes_received_per_rank_per_step", received},
-                          {"bytes_theory", theory},
-                          {"base_bytes", base},
-                          {"received_over_base", received / base},
-                          {"gathers_per_step", static_cast<double>(stats.gathers) / steps},
-                          {"resident_base_bytes_per_rank", model->resident_base_bytes()},
-                          {"peak_rss_mb_max_rank", max_rss}};
-    auto& runs = all["runs"];
-    for (auto it = runs.begin(); it != runs.end();) it = (*it)["ranks"] == n ? runs.erase(it) : it + 1;
-    runs.push_back(row);
-    const fs::path out(out_path);
-    if (out.has_parent_path()) fs::create_directories(out.parent_path());
-    std::ofstream(out) << all.dump(2) << "\n";
-    fmt::print("wrote {}\n", out.string());
+    auto all = read_results(out_path, "fsdp_step");
+    const nlohmann::json row = {{"ranks", n},
+                                {"storage", storage},
+                                {"parameters", llama_parameter_count(c)},
+                                {"global_batch", global_batch},
+                                {"seq", seq},
+                                {"seconds_per_step", per_step},
+                                {"tokens_per_second", global_batch * seq / per_step},
+                                {"bytes_received_per_rank_per_step", received},
+                                {"bytes_theory", theory},
+                                {"base_bytes", base},
+                                {"received_over_base", received / base},
+                                {"gathers_per_step", static_cast<double>(stats.gathers) / steps},
+                                {"resident_base_bytes_per_rank", model->resident_base_bytes()},
+                                {"peak_rss_mb_max_rank", max_rss}};
+    replace_row(all["runs"], row, {"ranks", "storage"});
+    write_results(out_path, all);
+    fmt::print("wrote {}\n", out_path);
   }
   return 0;
 }

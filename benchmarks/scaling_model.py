@@ -47,9 +47,10 @@ def root_params(m):
 
 
 def bytes_per_param(storage):
-    # bf16: 2 bytes. nf4 (QLoRA): 4-bit codes, one 8-bit absmax per 64 values, one fp32 scale per 256
-    # absmaxes (double quantization); the root unit stays bf16 (QLoRA quantizes linear layers only).
-    return {"bf16": 2.0, "nf4": 0.5 + 1 / 64 + 4 / (64 * 256)}[storage]
+    # bf16: 2 bytes. nf4 (QLoRA, models/nf4.h): 4-bit codes, one int8 absmax per 64 values, an fp32
+    # scale and an fp32 offset per 256 absmaxes (double quantization); the root unit and the norms
+    # stay bf16 (QLoRA quantizes the linear layers only).
+    return {"bf16": 2.0, "nf4": 0.5 + 1 / 64 + 8 / (64 * 256)}[storage]
 
 
 def flops_per_token(m, seq):
@@ -97,14 +98,19 @@ def predict(n, storage, prefetch, a, m=LLAMA2_7B, s=STEP, layer_ms=None):
         exposed = 2 * m["layers"] * layer_gather + 3 * root_gather
     step = compute + exposed + lora
     base = (m["layers"] * layer_params(m) * bytes_per_param(storage) + root_params(m) * 2.0) / n
-    # gathered units, dequantized to bf16 (one GPU holds the whole base and gathers nothing)
-    gathered = 0.0 if n <= 1 else (2 if prefetch else 1) * layer_params(m) * 2.0 + root_params(m) * 2.0
+    # Gathered units in bf16 while they compute (one GPU holding a bf16 base gathers nothing; an
+    # nf4 layer is always dequantized into a bf16 buffer, beside its gathered codes).
+    layer_buffer = 0.0 if n <= 1 and storage == "bf16" else layer_params(m) * 2.0
+    if storage == "nf4" and n > 1:
+        layer_buffer += layer_params(m) * bytes_per_param("nf4")
+    gathered = (2 if prefetch else 1) * layer_buffer + (0.0 if n <= 1 else root_params(m) * 2.0)
     activations = m["layers"] * tokens * m["hidden"] * 2.0  # checkpointed layer inputs, bf16
     working = tokens * (6 * m["hidden"] + 3 * m["intermediate"]) * 2.0  # one layer's recompute, bf16
     memory = base + gathered + activations + working + 3 * lora_bytes(m, s)
     return {"gpus": n, "storage": storage, "prefetch": prefetch, "step_s": step, "compute_s": compute,
             "exposed_comm_s": exposed, "tokens_per_s_per_gpu": tokens / step,
             "mfu": flops / step / (a["bf16_dense_peak_tflops"] * 1e12), "memory_gb": memory / 1e9,
+            "base_gb": base / 1e9, "gathered_gb": gathered / 1e9,
             "layer_gather_ms": layer_gather * 1e3, "layer_compute_ms": per_layer * 1e3,
             "comm_hidden": layer_gather <= phases[0]}
 
@@ -112,7 +118,7 @@ def predict(n, storage, prefetch, a, m=LLAMA2_7B, s=STEP, layer_ms=None):
 def cpu_check(fsdp_path, comm_path, cores):
     if not (os.path.exists(fsdp_path) and os.path.exists(comm_path)):
         return None, "no %s or %s: run bench_fsdp_step (1, 2, 4 ranks) and bench_communicator first" % (fsdp_path, comm_path)
-    runs = {r["ranks"]: r for r in json.load(open(fsdp_path))["runs"]}
+    runs = {r["ranks"]: r for r in json.load(open(fsdp_path))["runs"] if r.get("storage", "float32") == "float32"}
     comm = json.load(open(comm_path))
     row = next(r for r in comm["rows"] if r["case"].startswith("all_gather") and r["dtype"] == "float32")
     n_comm = comm["ranks"]

@@ -34,27 +34,34 @@ std::vector<TensorSpec> layer_specs(const LlamaConfig& c, int64_t layer) {
 }  // namespace
 
 ShardedLlama::ShardedLlama(const LlamaConfig& config, Communicator& comm, torch::Dtype dtype, torch::Device device,
-                           bool shard)
-    : config_(config), comm_(comm), dtype_(dtype), device_(device) {
+                           bool shard, WeightQuantization quantization)
+    : config_(config), comm_(comm), dtype_(dtype), device_(device), quantization_(quantization) {
   if (device.type() != comm.device().type())
     fail("sharded Llama on {} but the {} communicator moves {} tensors", device.str(), comm.backend(),
          comm.device().str());
   root_ = std::make_unique<FsdpUnit>("root", root_specs(config), comm, dtype, device, shard);
-  for (int64_t i = 0; i < config.num_hidden_layers; ++i)
-    layers_.push_back(
-        std::make_unique<FsdpUnit>("layer " + std::to_string(i), layer_specs(config, i), comm, dtype, device, shard));
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    auto specs = layer_specs(config, i);
+    // QLoRA quantizes the linear layers' weights (the 2-D tensors); the norms stay as they are.
+    std::vector<bool> quantized;
+    if (quantization == WeightQuantization::kNf4)
+      for (const auto& spec : specs) quantized.push_back(spec.shape.size() == 2);
+    layers_.push_back(std::make_unique<FsdpUnit>("layer " + std::to_string(i), std::move(specs), comm, dtype, device,
+                                                 shard, std::move(quantized)));
+  }
 }
 
 std::unique_ptr<ShardedLlama> ShardedLlama::load(const std::string& model_dir, Communicator& comm, torch::Dtype dtype,
-                                                 torch::Device device, bool shard) {
-  auto model = std::make_unique<ShardedLlama>(load_llama_config(model_dir), comm, dtype, device, shard);
+                                                 torch::Device device, bool shard, WeightQuantization quantization) {
+  auto model = std::make_unique<ShardedLlama>(load_llama_config(model_dir), comm, dtype, device, shard, quantization);
   SafetensorsCheckpoint checkpoint(model_dir);
   model->load_weights(checkpoint);
   spdlog::info(
       "loaded {} sharded over {} ranks: {:.1f}M parameters, {:.1f} MiB of {:.1f} MiB base weights on this rank "
-      "({})",
+      "({}{})",
       model_dir, comm.size(), llama_parameter_count(model->config()) / 1e6, model->resident_base_bytes() / 1048576.0,
-      model->total_base_bytes() / 1048576.0, c10::toString(dtype));
+      model->total_base_bytes() / 1048576.0, c10::toString(dtype),
+      quantization == WeightQuantization::kNf4 ? ", projections in NF4" : "");
   return model;
 }
 
@@ -62,8 +69,8 @@ void ShardedLlama::load_weights(const SafetensorsCheckpoint& checkpoint) {
   validate_checkpoint(checkpoint, llama_tensor_specs(config_), [](const std::string& name) {
     return name.size() >= 20 && name.compare(name.size() - 20, 20, "rotary_emb.inv_freq") == 0;
   });
-  const auto read = [&](const TensorSpec& spec, int64_t begin, int64_t end) {
-    return checkpoint.load_flat(spec.name, begin, end, dtype_);
+  const auto read = [&](const TensorSpec& spec, int64_t begin, int64_t end, torch::Dtype dtype) {
+    return checkpoint.load_flat(spec.name, begin, end, dtype);
   };
   root_->load(read);
   for (auto& layer : layers_) layer->load(read);

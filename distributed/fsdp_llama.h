@@ -20,18 +20,22 @@
 #include "models/llama_config.h"
 #include "models/llama_rope.h"
 #include "models/lora_config.h"
+#include "models/nf4.h"
 
 namespace llamarec {
 
 class ShardedLlama {
  public:
   // Shards allocated (zero) in `dtype` on `device` (the communicator's device for NCCL).
-  // `shard` = false replicates the base on every rank (the no-sharding baseline).
+  // `shard` = false replicates the base on every rank (the no-sharding baseline). With
+  // `quantization` = nf4 the decoder layers' projection weights are held as NF4 codes (QLoRA); the
+  // embedding, the norms and the LM head stay in `dtype`, as in QLoRA.
   ShardedLlama(const LlamaConfig& config, Communicator& comm, torch::Dtype dtype, torch::Device device,
-               bool shard = true);
+               bool shard = true, WeightQuantization quantization = WeightQuantization::kNone);
   // <model_dir>/config.json + safetensors (single or sharded); each rank reads only its slices.
   static std::unique_ptr<ShardedLlama> load(const std::string& model_dir, Communicator& comm, torch::Dtype dtype,
-                                            torch::Device device, bool shard = true);
+                                            torch::Device device, bool shard = true,
+                                            WeightQuantization quantization = WeightQuantization::kNone);
   // Validates the checkpoint against the config, then fills every unit's shard from it.
   void load_weights(const SafetensorsCheckpoint& checkpoint);
 
@@ -59,14 +63,17 @@ class ShardedLlama {
   const LlamaConfig& config() const { return config_; }
   Communicator& comm() const { return comm_; }
   torch::Dtype dtype() const { return dtype_; }
+  WeightQuantization quantization() const { return quantization_; }
   torch::Device device() const { return device_; }
-  // Base-weight bytes held by this rank (all shards), and the unsharded total.
+  // Base-weight bytes held by this rank (all shards, NF4 codes and scales included), and the
+  // unsharded total in the compute dtype.
   int64_t resident_base_bytes() const;
   int64_t total_base_bytes() const;
   FsdpStats stats() const;  // summed over units
   void reset_stats();
   const FsdpUnit& root_unit() const { return *root_; }
   const FsdpUnit& layer_unit(int64_t i) const { return *layers_.at(i); }
+  FsdpUnit& layer_unit(int64_t i) { return *layers_.at(i); }
 
  private:
   struct LoraModule {
@@ -79,6 +86,7 @@ class ShardedLlama {
   Communicator& comm_;
   torch::Dtype dtype_;
   torch::Device device_;
+  WeightQuantization quantization_;
   std::unique_ptr<FsdpUnit> root_;  // embed_tokens, norm, lm_head (unless tied)
   std::vector<std::unique_ptr<FsdpUnit>> layers_;
   LoraConfig lora_config_;

@@ -5,65 +5,129 @@
 
 #include "core/error.h"
 #include "core/profile_scope.h"
+#include "models/nf4.h"
 
 namespace llamarec {
 
+namespace {
+
+int64_t element_count(const TensorSpec& spec) {
+  int64_t n = 1;
+  for (const auto d : spec.shape) n *= d;
+  return n;
+}
+
+}  // namespace
+
 FsdpUnit::FsdpUnit(std::string name, std::vector<TensorSpec> specs, Communicator& comm, torch::Dtype dtype,
-                   torch::Device device, bool shard)
-    : name_(std::move(name)), specs_(std::move(specs)), comm_(comm), sharded_(shard) {
+                   torch::Device device, bool shard, std::vector<bool> quantized)
+    : name_(std::move(name)), specs_(std::move(specs)), comm_(comm), dtype_(dtype), sharded_(shard) {
   if (specs_.empty()) fail("FSDP unit '{}' has no tensors", name_);
-  for (const auto& spec : specs_) {
-    offsets_.push_back(numel_);
-    int64_t n = 1;
-    for (const auto d : spec.shape) n *= d;
-    numel_ += n;
+  if (!quantized.empty() && quantized.size() != specs_.size())
+    fail("FSDP unit '{}': {} quantization flags for {} tensors", name_, quantized.size(), specs_.size());
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    Part& part = !quantized.empty() && quantized[i] ? nf4_ : dense_;
+    part.members.push_back(i);
+    part.offsets.push_back(part.numel);
+    part.numel += element_count(specs_[i]);
   }
-  const int64_t world = sharded_ ? comm_.size() : 1;
-  shard_numel_ = (numel_ + world - 1) / world;
-  shard_ = torch::zeros({shard_numel_}, torch::TensorOptions().dtype(dtype).device(device));
+  const auto options = torch::TensorOptions().device(device);
+  dense_.shard_numel = (dense_.numel + ranks() - 1) / ranks();
+  dense_.shard = torch::zeros({dense_.shard_numel}, options.dtype(dtype));
+  if (nf4_.numel > 0) {
+    // Whole double-quantization groups per rank: the codes then do not depend on the rank count.
+    const int64_t group = kNf4GroupSize * ranks();
+    nf4_.shard_numel = (nf4_.numel + group - 1) / group * kNf4GroupSize;
+    nf4_.shard = torch::zeros({nf4_packed_bytes(nf4_.shard_numel)}, options.dtype(torch::kUInt8));
+  }
+}
+
+torch::Tensor FsdpUnit::read_slice(const Part& part, const SliceReader& read, torch::Dtype dtype) const {
+  const int64_t begin = sharded_ ? comm_.rank() * part.shard_numel : 0;
+  const int64_t end = std::min(begin + part.shard_numel, part.numel);
+  auto slice = torch::zeros({part.shard_numel}, torch::TensorOptions().dtype(dtype).device(dense_.shard.device()));
+  for (size_t k = 0; k < part.members.size(); ++k) {
+    const auto& spec = specs_[part.members[k]];
+    const int64_t t_begin = part.offsets[k];
+    const int64_t t_end = t_begin + element_count(spec);
+    const int64_t lo = std::max(begin, t_begin), hi = std::min(end, t_end);
+    if (lo >= hi) continue;
+    const auto values = read(spec, lo - t_begin, hi - t_begin, dtype);
+    if (values.numel() != hi - lo)
+      fail("FSDP unit '{}': reading {}[{}, {}) gave {} elements", name_, spec.name, lo - t_begin, hi - t_begin,
+           values.numel());
+    slice.narrow(0, lo - begin, hi - lo).copy_(values.reshape(-1));
+  }
+  return slice;
 }
 
 void FsdpUnit::load(const SliceReader& read) {
   torch::NoGradGuard no_grad;
-  const int64_t begin = sharded_ ? comm_.rank() * shard_numel_ : 0;
-  const int64_t end = std::min(begin + shard_numel_, numel_);
-  shard_.zero_();
-  for (size_t i = 0; i < specs_.size(); ++i) {
-    const int64_t t_begin = offsets_[i];
-    const int64_t t_end = i + 1 < specs_.size() ? offsets_[i + 1] : numel_;
-    const int64_t lo = std::max(begin, t_begin), hi = std::min(end, t_end);
-    if (lo >= hi) continue;
-    const auto part = read(specs_[i], lo - t_begin, hi - t_begin);
-    if (part.numel() != hi - lo)
-      fail("FSDP unit '{}': reading {}[{}, {}) gave {} elements", name_, specs_[i].name, lo - t_begin, hi - t_begin,
-           part.numel());
-    shard_.narrow(0, lo - begin, hi - lo).copy_(part.reshape(-1));
+  if (dense_.numel > 0) dense_.shard.copy_(read_slice(dense_, read, dtype_));
+  if (nf4_.numel > 0) {
+    try {
+      nf4_.shard.copy_(nf4_pack(quantize_nf4(read_slice(nf4_, read, torch::kFloat32))));
+    } catch (const Error& e) {
+      fail("FSDP unit '{}': {}", name_, e.what());
+    }
+  }
+}
+
+int64_t FsdpUnit::resident_bytes() const {
+  return dense_.shard.numel() * dense_.shard.element_size() + nf4_.shard.numel();
+}
+
+int64_t FsdpUnit::gathered_bytes() const { return ranks() * resident_bytes(); }
+
+void FsdpUnit::gather_dense() {
+  if (sharded_) {
+    const ProfileScope profile("fsdp.gather");
+    comm_.all_gather(dense_.shard, dense_.full);  // [ranks * shard_numel]
+  } else {
+    dense_.full = dense_.shard;
+  }
+}
+
+void FsdpUnit::gather_quantized() {
+  torch::Tensor packed;  // uint8 [ranks * packed bytes per rank]
+  if (sharded_) {
+    const ProfileScope profile("fsdp.gather");
+    comm_.all_gather(nf4_.shard, packed);
+  } else {
+    packed = nf4_.shard;
+  }
+  const auto per_rank = packed.view({ranks(), -1});
+  nf4_.full = torch::empty({ranks() * nf4_.shard_numel}, dense_.shard.options());
+  const ProfileScope profile("fsdp.dequantize");
+  for (int64_t r = 0; r < ranks(); ++r) {
+    auto out = nf4_.full.narrow(0, r * nf4_.shard_numel, nf4_.shard_numel);
+    dequantize_nf4_into(nf4_unpack(per_rank[r], nf4_.shard_numel), out);
   }
 }
 
 const std::vector<torch::Tensor>& FsdpUnit::gather() {
-  if (full_.defined()) fail("FSDP unit '{}' is already gathered (missing release())", name_);
+  if (gathered()) fail("FSDP unit '{}' is already gathered (missing release())", name_);
   torch::NoGradGuard no_grad;
-  const ProfileScope profile("fsdp.gather");
+  if (dense_.numel > 0) gather_dense();
+  if (nf4_.numel > 0) gather_quantized();
   if (sharded_) {
-    comm_.all_gather(shard_, full_);  // [world * shard_numel]
     ++stats_.gathers;
-    stats_.bytes_received += (comm_.size() - 1) * shard_numel_ * static_cast<int64_t>(shard_.element_size());
-  } else {
-    full_ = shard_;
+    stats_.bytes_received += (comm_.size() - 1) * resident_bytes();
   }
-  views_.clear();
-  for (size_t i = 0; i < specs_.size(); ++i) {
-    int64_t n = 1;
-    for (const auto d : specs_[i].shape) n *= d;
-    views_.push_back(full_.narrow(0, offsets_[i], n).view(specs_[i].shape));
+  views_.assign(specs_.size(), torch::Tensor());
+  for (const Part* part : {&dense_, &nf4_}) {
+    for (size_t k = 0; k < part->members.size(); ++k) {
+      const auto& spec = specs_[part->members[k]];
+      views_[part->members[k]] = part->full.narrow(0, part->offsets[k], element_count(spec)).view(spec.shape);
+    }
   }
   return views_;
 }
 
 void FsdpUnit::release() {
   views_.clear();
-  full_ = torch::Tensor();
+  dense_.full = torch::Tensor();
+  nf4_.full = torch::Tensor();
 }
 
 namespace {

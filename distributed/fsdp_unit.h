@@ -29,43 +29,61 @@ class FsdpUnit {
  public:
   // `specs`: the unit's tensors in flat-buffer order; `dtype`/`device`: how shards and gathered
   // weights are held (e.g. bf16 on CUDA, fp32 on CPU). `shard` = false replicates the unit on every
-  // rank instead (the DDP-style baseline: no gathers, N times the memory).
+  // rank instead (the DDP-style baseline: no gathers, N times the memory). `quantized[i]` (empty:
+  // none) holds specs[i] as NF4 codes (models/nf4.h): those tensors form a second flat buffer whose
+  // rank slices are whole double-quantization groups, so each rank quantizes its slice alone and
+  // gathers codes and scales, dequantizing into `dtype` after the gather.
   FsdpUnit(std::string name, std::vector<TensorSpec> specs, Communicator& comm, torch::Dtype dtype,
-           torch::Device device, bool shard = true);
+           torch::Device device, bool shard = true, std::vector<bool> quantized = {});
 
-  // Fills this rank's slice: `read(spec, begin, end)` must return elements [begin, end) of the
-  // row-major flattened tensor `spec` (any dtype; e.g. SafetensorsCheckpoint::load_flat), so that
-  // only this rank's bytes are read. Padding is zero.
-  using SliceReader = std::function<torch::Tensor(const TensorSpec& spec, int64_t begin, int64_t end)>;
+  // Fills this rank's slices: `read(spec, begin, end, dtype)` must return elements [begin, end) of
+  // the row-major flattened tensor `spec` (e.g. SafetensorsCheckpoint::load_flat), so that only
+  // this rank's bytes are read; `dtype` is the one wanted (the compute dtype, or float32 for values
+  // about to be quantized), any floating dtype is converted. Padding is zero.
+  using SliceReader =
+      std::function<torch::Tensor(const TensorSpec& spec, int64_t begin, int64_t end, torch::Dtype dtype)>;
   void load(const SliceReader& read);
 
-  // The full tensors (views into one gathered buffer), in specs order. Valid until release().
+  // The full tensors (views into the gathered buffers), in specs order. Valid until release().
   const std::vector<torch::Tensor>& gather();
   void release();
-  bool gathered() const { return full_.defined(); }
+  bool gathered() const { return !views_.empty(); }
   bool sharded() const { return sharded_; }
 
   const std::string& name() const { return name_; }
   const std::vector<TensorSpec>& specs() const { return specs_; }
-  int64_t numel() const { return numel_; }  // real elements
-  int64_t padded_numel() const { return sharded_ ? shard_numel_ * comm_.size() : shard_numel_; }
-  int64_t shard_numel() const { return shard_numel_; }  // resident on this rank
-  int64_t resident_bytes() const { return shard_.numel() * shard_.element_size(); }
-  const torch::Tensor& shard() const { return shard_; }
+  int64_t numel() const { return dense_.numel + nf4_.numel; }  // real elements
+  int64_t quantized_numel() const { return nf4_.numel; }
+  // Values held on this rank, padding included (dense and quantized).
+  int64_t shard_numel() const { return dense_.shard_numel + nf4_.shard_numel; }
+  int64_t resident_bytes() const;  // this rank's shards (codes and scales for the quantized part)
+  int64_t gathered_bytes() const;  // what one gather assembles: every rank's shards
   const FsdpStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
   Communicator& comm() const { return comm_; }
 
  private:
+  // One flat buffer of some of the unit's tensors, 1/N of it per rank.
+  struct Part {
+    std::vector<size_t> members;   // indices into specs_
+    std::vector<int64_t> offsets;  // flat offset of each member within the part
+    int64_t numel = 0;             // real elements
+    int64_t shard_numel = 0;       // elements per rank, padding included
+    torch::Tensor shard;           // dense: [shard_numel] in dtype; nf4: uint8 [nf4_packed_bytes(shard_numel)]
+    torch::Tensor full;            // [ranks * shard_numel] in dtype while gathered
+  };
+  int64_t ranks() const { return sharded_ ? comm_.size() : 1; }
+  torch::Tensor read_slice(const Part& part, const SliceReader& read, torch::Dtype dtype) const;
+  void gather_dense();
+  void gather_quantized();
+
   std::string name_;
   std::vector<TensorSpec> specs_;
-  std::vector<int64_t> offsets_;  // flat offset of each spec
   Communicator& comm_;
+  torch::Dtype dtype_;
   bool sharded_ = true;
-  int64_t numel_ = 0;
-  int64_t shard_numel_ = 0;
-  torch::Tensor shard_;  // [shard_numel]
-  torch::Tensor full_;   // [padded_numel] while gathered
+  Part dense_;
+  Part nf4_;
   std::vector<torch::Tensor> views_;
   FsdpStats stats_;
 };

@@ -19,6 +19,7 @@
 #include "core/text_encoding.h"
 #include "models/lora_config.h"
 #include "models/lru_config.h"
+#include "models/nf4.h"
 
 namespace llamarec {
 
@@ -45,6 +46,7 @@ LLAMAREC_CONFIG_ENUM(CollectiveBackend, {CollectiveBackend::kAuto, "auto"}, {Col
                      {CollectiveBackend::kNccl, "nccl"});
 LLAMAREC_CONFIG_ENUM(TextEncoding, {TextEncoding::kAuto, "auto"}, {TextEncoding::kUtf8, "utf-8"},
                      {TextEncoding::kLatin1, "latin-1"});
+LLAMAREC_CONFIG_ENUM(WeightQuantization, {WeightQuantization::kNone, "none"}, {WeightQuantization::kNf4, "nf4"});
 LLAMAREC_CONFIG_ENUM(DeviceChoice, {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"},
                      {DeviceChoice::kCuda, "cuda"});
 #undef LLAMAREC_CONFIG_ENUM
@@ -199,6 +201,7 @@ struct RankerConfig {
   std::string model;
   std::string tokenizer;
   ComputeDtype dtype = ComputeDtype::kAuto;
+  WeightQuantization quantization = WeightQuantization::kNone;
   int64_t batch_size = 16;
   int64_t eval_batch_size = 16;
   double lr = 1e-4;
@@ -227,6 +230,9 @@ struct RankerConfig {
       "built-in tiny Llama of [builtin_llama], created in run.dir on first use");
     v("tokenizer", tokenizer, "SentencePiece tokenizer.model (empty: <model>/tokenizer.model)");
     v("dtype", dtype, "base weights and compute: auto (bfloat16 on CUDA, float32 on CPU), float32 or bfloat16");
+    v("quantization", quantization,
+      "frozen base projections: none (held in dtype) or nf4 (QLoRA: 4-bit NormalFloat, blocks of 64, double-"
+      "quantized absmaxes; sharded and gathered as codes, dequantized into dtype per layer; the paper's setting)");
     v("batch_size", batch_size,
       "global training batch (split across ranks): 16 for ML, 12 for Amazon (docs/llamarec.md)");
     v("eval_batch_size", eval_batch_size, "prompts per rank per evaluation forward");

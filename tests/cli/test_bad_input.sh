@@ -57,6 +57,8 @@ rejects "override of an unknown key" "--set retriever.nope: unknown key nope in 
   "$bin" config --set retriever.nope=1
 rejects "out-of-range override" "--set ranker.num_candidates=30: ranker.num_candidates is invalid" - \
   "$bin" config --set ranker.num_candidates=30
+rejects "unknown quantization" "--set ranker.quantization=int4: expected one of none or nf4" - \
+  "$bin" config --set ranker.quantization=int4
 
 # Raw data.
 rejects "missing raw data" "$tmp/no/such/folder" "$tmp/p1/dataset.h5" \

@@ -15,6 +15,7 @@
 #include "distributed/mpi_communicator.h"
 #include "models/llama_model.h"
 #include "models/lora_apply.h"
+#include "models/nf4.h"
 #include "tests/test_support.h"
 
 namespace llamarec {
@@ -74,6 +75,29 @@ std::pair<torch::Tensor, torch::Tensor> left_padded_batch(int64_t vocab, const s
   return {ids, mask};
 }
 
+// What an nf4 ShardedLlama computes with: each layer's projection weights, concatenated in the
+// unit's order and padded to whole groups, through NF4 and back. Written into `plain` in place.
+void quantize_projections_like_fsdp(LlamaForCausalLMImpl& plain, const LlamaConfig& config) {
+  torch::NoGradGuard no_grad;
+  auto params = plain.named_parameters();
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    std::vector<torch::Tensor> weights;
+    for (const auto& spec : llama_layer_tensor_specs(config))
+      if (spec.shape.size() == 2) weights.push_back(params["model.layers." + std::to_string(i) + "." + spec.name]);
+    std::vector<torch::Tensor> flat;
+    for (const auto& w : weights) flat.push_back(w.reshape(-1).to(torch::kFloat32));
+    auto all = torch::cat(flat);
+    const int64_t padded = (all.numel() + kNf4GroupSize - 1) / kNf4GroupSize * kNf4GroupSize;
+    all = torch::cat({all, torch::zeros({padded - all.numel()})});
+    const auto back = dequantize_nf4(quantize_nf4(all));
+    int64_t offset = 0;
+    for (auto& w : weights) {
+      w.copy_(back.narrow(0, offset, w.numel()).view(w.sizes()));
+      offset += w.numel();
+    }
+  }
+}
+
 // Label-only loss at the last two positions, as the ranker computes it.
 torch::Tensor last_two_loss(ShardedLlama& model, const torch::Tensor& ids, const torch::Tensor& mask) {
   const int64_t length = ids.size(1);
@@ -91,7 +115,7 @@ TEST(FsdpUnitMpi, ShardsCoverTheUnitAndGatherRestoresIt) {
   for (const auto& s : specs) full[s.name] = torch::randn(s.shape, torch::kFloat64);
   for (auto& [n, t] : full) comm.broadcast(t, 0);
   FsdpUnit unit("test", specs, comm, torch::kFloat32, torch::kCPU);
-  unit.load([&](const TensorSpec& spec, int64_t begin, int64_t end) {
+  unit.load([&](const TensorSpec& spec, int64_t begin, int64_t end, torch::Dtype) {
     return full.at(spec.name).reshape(-1).slice(0, begin, end);
   });
   EXPECT_EQ(unit.numel(), 30);
@@ -107,6 +131,79 @@ TEST(FsdpUnitMpi, ShardsCoverTheUnitAndGatherRestoresIt) {
   EXPECT_FALSE(unit.gathered());
   EXPECT_EQ(unit.stats().gathers, 1);
   EXPECT_EQ(unit.stats().bytes_received, (comm.size() - 1) * unit.shard_numel() * 4);
+}
+
+TEST(FsdpUnitMpi, QuantizedTensorsGatherAsTheirNf4Values) {
+  MpiCommunicator comm;
+  const std::vector<TensorSpec> specs = {{"norm", {40}}, {"w1", {300, 64}}, {"w2", {64, 100}}};
+  std::map<std::string, torch::Tensor> full;
+  auto gen = at::detail::createCPUGenerator(3);
+  for (const auto& s : specs) full[s.name] = at::normal(0.0, 0.05, s.shape, gen);
+  // bf16 compute: the norm is read in bf16, the values to quantize in fp32.
+  FsdpUnit unit("test", specs, comm, torch::kBFloat16, torch::kCPU, true, {false, true, true});
+  unit.load([&](const TensorSpec& spec, int64_t begin, int64_t end, torch::Dtype dtype) {
+    EXPECT_EQ(dtype, spec.name == "norm" ? torch::kBFloat16 : torch::kFloat32) << spec.name;
+    return full.at(spec.name).reshape(-1).slice(0, begin, end).to(dtype);
+  });
+  // Whole groups of 16,384 per rank: 25,600 quantized values -> 2 groups at 1 rank, 1 each at 2.
+  const int64_t per_rank = (25600 + kNf4GroupSize * comm.size() - 1) / (kNf4GroupSize * comm.size()) * kNf4GroupSize;
+  EXPECT_EQ(unit.quantized_numel(), 25600);
+  EXPECT_EQ(unit.resident_bytes(), (40 + comm.size() - 1) / comm.size() * 2 + nf4_packed_bytes(per_rank));
+  // The reference: the quantized tensors as one flat buffer, quantized in one piece on one process.
+  auto flat = torch::cat({full["w1"].reshape(-1), full["w2"].reshape(-1), torch::zeros({32768 - 25600})});
+  const auto expected = dequantize_nf4(quantize_nf4(flat), torch::kBFloat16);
+  const auto& views = unit.gather();
+  EXPECT_TRUE(torch::equal(views[0], full["norm"].to(torch::kBFloat16)));
+  EXPECT_TRUE(torch::equal(views[1], expected.narrow(0, 0, 19200).view({300, 64})));
+  EXPECT_TRUE(torch::equal(views[2], expected.narrow(0, 19200, 6400).view({64, 100})));
+  EXPECT_LT((views[1].to(torch::kFloat32) - full["w1"]).abs().max().item<double>(),
+            0.2 * full["w1"].abs().max().item<double>());
+  unit.release();
+  EXPECT_EQ(unit.stats().bytes_received, (comm.size() - 1) * unit.resident_bytes());
+  EXPECT_CONTAINS(
+      testing::error_of([&] { FsdpUnit bad("bad", specs, comm, torch::kFloat32, torch::kCPU, true, {true}); }),
+      "1 quantization flags for 3 tensors");
+}
+
+TEST(FsdpLlama, Nf4BaseEqualsThePlainModelOnDequantizedWeights) {
+  MpiCommunicator comm;
+  if (comm.size() != 1) GTEST_SKIP() << "single-process reference test";
+  TempDir tmp;
+  const auto config = tiny_config();
+  auto plain = write_random_model(tmp / "m", config, 13);
+  plain->to(torch::kFloat32);
+  quantize_projections_like_fsdp(*plain, config);
+  auto sharded =
+      ShardedLlama::load((tmp / "m").string(), comm, torch::kFloat32, torch::kCPU, true, WeightQuantization::kNf4);
+  // Resident: the root in fp32, per layer the norms in fp32 and the projections' codes and scales.
+  int64_t expected = sharded->root_unit().resident_bytes();
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    EXPECT_EQ(sharded->layer_unit(i).quantized_numel(), 2 * config.hidden_size * config.hidden_size +
+                                                            2 * config.hidden_size * 16 +
+                                                            3 * config.hidden_size * config.intermediate_size);
+    expected += 2 * config.hidden_size * 4 + nf4_packed_bytes(kNf4GroupSize);
+  }
+  EXPECT_EQ(sharded->resident_base_bytes(), expected);
+  LoraConfig lora;
+  lora.dropout = 0.0;
+  apply_lora(*plain, lora);
+  sharded->apply_lora(lora, 3);
+  share_random_lora(*sharded, *plain, 5);
+  const auto [ids, mask] = left_padded_batch(config.vocab_size, {0, 3, 5}, 9, 7);
+  plain->train();
+  const auto rows_plain = plain->forward_hidden(ids, mask, nullptr, PositionMode::kArange).narrow(1, 6, 2);
+  const auto loss_plain = torch::nn::functional::cross_entropy(
+      plain->lm_head_at(rows_plain).reshape({-1, config.vocab_size}), ids.narrow(1, 7, 2).reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  loss_plain.backward();
+  const auto loss_sharded = last_two_loss(*sharded, ids, mask);
+  loss_sharded.backward();
+  EXPECT_NEAR(loss_plain.item<double>(), loss_sharded.item<double>(), 1e-4);
+  const auto plain_lora = lora_tensors(*plain);
+  for (const auto& [name, t] : sharded->lora_tensors()) {
+    const auto& ref = plain_lora.at(name).grad();
+    EXPECT_LT((t.grad() - ref).abs().max().item<double>(), 1e-4 * (1 + ref.abs().max().item<double>())) << name;
+  }
 }
 
 TEST(FsdpLlama, EqualsThePlainModelInValuesAndLoraGradients) {
@@ -191,21 +288,33 @@ TEST(FsdpLlama, RecomputeReplaysLoraDropout) {
   }
 }
 
-TEST(FsdpLlamaMultiRank, ShardedTrainingEqualsOneRankAndHoldsOneNthOfTheBase) {
-  LLAMAREC_REQUIRE_WORLD(2);
+// 3 steps of sharded LoRA training on 2 ranks against one process on the whole batch.
+void expect_sharded_training_equals_one_rank(WeightQuantization quantization) {
   MpiCommunicator comm;
   TempDir tmp;  // per rank; every rank writes the same model
   const auto config = tiny_config();
   auto plain = write_random_model(tmp / "m", config, 31);
   plain->to(torch::kFloat32);
-  auto sharded = ShardedLlama::load((tmp / "m").string(), comm, torch::kFloat32, torch::kCPU);
+  // With nf4 the one-process reference computes with the dequantized projections: the codes do
+  // not depend on the number of ranks, so 2 ranks must still equal 1.
+  if (quantization == WeightQuantization::kNf4) quantize_projections_like_fsdp(*plain, config);
+  auto sharded = ShardedLlama::load((tmp / "m").string(), comm, torch::kFloat32, torch::kCPU, true, quantization);
 
   // Resident base weights: this rank's shards, about 1/N of the model (padding aside).
   const int64_t units = config.num_hidden_layers + 1;
   const int64_t total = sharded->total_base_bytes();
-  EXPECT_GE(sharded->resident_base_bytes() * comm.size(), total);
-  EXPECT_LE(sharded->resident_base_bytes() * comm.size(), total + units * comm.size() * 4);
-  EXPECT_LT(sharded->resident_base_bytes(), total * 0.55);
+  if (quantization == WeightQuantization::kNone) {
+    EXPECT_GE(sharded->resident_base_bytes() * comm.size(), total);
+    EXPECT_LE(sharded->resident_base_bytes() * comm.size(), total + units * comm.size() * 4);
+    EXPECT_LT(sharded->resident_base_bytes(), total * 0.55);
+  } else {
+    // Each layer's 7,680 projection values fit one group of 16,384; whole groups per rank, so the
+    // other rank holds a group of padding.
+    for (int64_t i = 0; i < config.num_hidden_layers; ++i)
+      EXPECT_EQ(sharded->layer_unit(i).gathered_bytes(),
+                comm.size() *
+                    ((2 * config.hidden_size + comm.size() - 1) / comm.size() * 4 + nf4_packed_bytes(kNf4GroupSize)));
+  }
 
   LoraConfig lora;
   lora.dropout = 0.0;
@@ -245,6 +354,16 @@ TEST(FsdpLlamaMultiRank, ShardedTrainingEqualsOneRankAndHoldsOneNthOfTheBase) {
   // Every layer was gathered twice (forward, recompute) and the root three times (embedding, head,
   // head recompute) per step.
   EXPECT_EQ(sharded->stats().gathers, 3 * (2 * config.num_hidden_layers + 3));
+}
+
+TEST(FsdpLlamaMultiRank, ShardedTrainingEqualsOneRankAndHoldsOneNthOfTheBase) {
+  LLAMAREC_REQUIRE_WORLD(2);
+  expect_sharded_training_equals_one_rank(WeightQuantization::kNone);
+}
+
+TEST(FsdpLlamaMultiRank, Nf4ShardedTrainingEqualsOneRank) {
+  LLAMAREC_REQUIRE_WORLD(2);
+  expect_sharded_training_equals_one_rank(WeightQuantization::kNf4);
 }
 
 TEST(FsdpLlamaMpi, LoraLearnsAFixedBatch) {

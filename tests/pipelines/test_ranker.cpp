@@ -3,7 +3,9 @@
 // evaluation on the built-in tiny Llama (and on ../shared's stories260K where present).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <set>
 
 #include "core/candidates_file.h"
@@ -19,6 +21,8 @@
 #include "pipelines/preprocess.h"
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_prompt.h"
+#include "pipelines/ranker_scoring.h"
+#include "pipelines/ranker_setup.h"
 #include "pipelines/train_ranker.h"
 #include "pipelines/training/checkpointer.h"
 #include "tests/pipelines/synthetic_dataset.h"
@@ -265,6 +269,78 @@ TEST(RankerTraining, Stories260KLearnsSavesAPeftAdapterResumesAndEvaluates) {
   LLAMAREC_REQUIRE_SENTENCEPIECE();
   LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
   train_resume_and_evaluate(shared_path.parent_path(), 5);
+}
+
+// The same prompts through the unquantized and the NF4 base (ranker.quantization): the mean
+// label-only loss and the 20 letter scores of 8 prompts.
+struct Nf4Change {
+  double loss = 0;             // |loss_nf4 - loss| / loss
+  double mean_score = 0;       // mean |score change| / the scores' standard deviation
+  double max_score = 0;        // largest |score change| / standard deviation
+  double same_top_letter = 0;  // share of prompts whose highest-scored letter is unchanged
+};
+
+Nf4Change nf4_change(const std::filesystem::path& model) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  const auto dataset = make_synthetic(tmp / "d.h5");
+  const auto ds = SequenceDataset::open(dataset);
+  write_candidates((tmp / "c.h5").string(), handmade_candidates(ds, 20));
+  auto c = ranker_config(tmp / "run", dataset, (tmp / "c.h5").string(), model);
+  const auto none = make_ranker_setup(c, self, ds.titles());
+  c.ranker.quantization = WeightQuantization::kNf4;
+  const auto nf4 = make_ranker_setup(c, self, ds.titles());
+  EXPECT_LT(nf4.model->resident_base_bytes(), none.model->resident_base_bytes());
+  const PromptBuilder prompts(*none.tokenizer, ds.titles(), none.train_letter_ids, none.prompt_options);
+  std::vector<TokenizedPrompt> train, eval;
+  for (const auto& e : make_ranker_train_examples(ds, 20, 1)) {
+    if (train.size() == 8) break;
+    train.push_back(prompts.encode_train(example_history(ds, e), e.candidates, e.answer));
+    eval.push_back(prompts.encode(example_history(ds, e), e.candidates));
+  }
+  torch::NoGradGuard no_grad;
+  const auto loss = [&](const RankerSetup& s) {
+    return ranker_loss_sum(*s.model, collate_prompts(train), false, s.positions).item<double>() / 16;
+  };
+  const auto scores = [&](const RankerSetup& s) {
+    return verbalizer_scores(*s.model, collate_prompts(eval), s.verbalizer_ids, s.positions);  // [8, 20]
+  };
+  const double loss_none = loss(none), loss_nf4 = loss(nf4);
+  const auto scores_none = scores(none), scores_nf4 = scores(nf4);
+  const auto change = (scores_nf4 - scores_none).abs() / scores_none.std();
+  Nf4Change out;
+  out.loss = std::fabs(loss_nf4 - loss_none) / loss_none;
+  out.mean_score = change.mean().item<double>();
+  out.max_score = change.max().item<double>();
+  out.same_top_letter = scores_nf4.argmax(1).eq(scores_none.argmax(1)).to(torch::kFloat64).mean().item<double>();
+  std::cout << "nf4 vs none: loss " << loss_none << " -> " << loss_nf4 << "; letter-score change in standard "
+            << "deviations: mean " << out.mean_score << ", max " << out.max_score << "; top letter unchanged in "
+            << out.same_top_letter * 100 << " % of prompts\n";
+  return out;
+}
+
+// Tolerances: about twice what was measured (builtin: loss +0.04 %, scores mean 0.02 / max 0.06 sd,
+// top letter kept in 8 of 8 prompts; stories260K: loss +1.3 %, scores mean 0.26 / max 0.81 sd, top
+// letter kept in 6 of 8).
+// NF4's error is about 10 % of a weight's magnitude (tests/models/test_nf4.cpp); a 64-wide model
+// has one absmax block per row and no averaging over thousands of inputs, so it moves more.
+TEST(RankerNf4, BuiltinBaseLossAndLetterScoresNearTheUnquantizedOnes) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
+  const auto change = nf4_change({});
+  EXPECT_LT(change.loss, 0.01);
+  EXPECT_LT(change.mean_score, 0.1);
+  EXPECT_LT(change.max_score, 0.3);
+  EXPECT_GE(change.same_top_letter, 0.75);
+}
+
+TEST(RankerNf4, Stories260KLossAndLetterScoresNearTheUnquantizedOnes) {
+  LLAMAREC_REQUIRE_SENTENCEPIECE();
+  LLAMAREC_REQUIRE_SHARED("models/stories260K-hf/config.json");
+  const auto change = nf4_change(shared_path.parent_path());
+  EXPECT_LT(change.loss, 0.05);
+  EXPECT_LT(change.mean_score, 0.5);
+  EXPECT_LT(change.max_score, 1.5);
+  EXPECT_GE(change.same_top_letter, 0.5);
 }
 
 TEST(RankerTraining, AnEarlyStoppedRunStaysStopped) {
