@@ -4,7 +4,7 @@
 // receives and its time (all-gather + dequantization into bf16, on this CPU), against the theory:
 //   bf16: 2 bytes per parameter; nf4: 0.5 + 1/64 + 8/16384 bytes per projection value (codes,
 //   int8 absmax per 64, fp32 scale and offset per 16,384), embedding/head/norms in bf16.
-//   build/benchmarks/bench_fsdp_memory [out.json] [quantization=none|nf4]
+//   build/benchmarks/bench_fsdp_memory [out.json] [quantization=none|nf4]   (always bf16 compute)
 //   mpirun -np 4 --oversubscribe build/benchmarks/bench_fsdp_memory [out.json] quantization=nf4
 // Each (ranks, storage) keeps one row.
 #include <fmt/format.h>
@@ -15,6 +15,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "benchmarks/support/fsdp_bench_options.h"
 #include "benchmarks/support/results_file.h"
 #include "core/cpu_runtime.h"
 #include "distributed/fsdp_llama.h"
@@ -42,19 +43,10 @@ double max_over_ranks(double value) {
 int main(int argc, char** argv) {
   MpiContext mpi(&argc, &argv);
   MpiCommunicator comm;
-  std::string out_path = "benchmarks/results/fsdp_memory.json";
-  auto quantization = WeightQuantization::kNone;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "quantization=nf4" || arg == "quantization=none") {
-      quantization = arg == "quantization=nf4" ? WeightQuantization::kNf4 : WeightQuantization::kNone;
-    } else if (arg.find('=') == std::string::npos) {
-      out_path = arg;
-    } else {
-      if (comm.rank() == 0) fmt::print("unknown option {}\n", arg);
-      return 2;
-    }
-  }
+  const auto options = parse_fsdp_bench_options(argc, argv, "benchmarks/results/fsdp_memory.json", comm.rank());
+  if (!options) return 2;
+  const std::string& out_path = options->out_path;
+  const auto quantization = options->quantization;
   const bool nf4 = quantization == WeightQuantization::kNf4;
   set_cpu_threads(1);
   LlamaConfig c;  // meta-llama/Llama-2-7b-hf
@@ -83,8 +75,7 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   auto& layer = model.layer_unit(0);
   layer.gather();
-  const double gather_s =
-      max_over_ranks(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  const double gather_s = max_over_ranks(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   layer.release();
   const double received = static_cast<double>(layer.stats().bytes_received);
   const double rss_peak = max_over_ranks(peak_rss_mb());

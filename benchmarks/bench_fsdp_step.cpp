@@ -21,6 +21,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "benchmarks/support/fsdp_bench_options.h"
 #include "benchmarks/support/results_file.h"
 #include "core/cpu_runtime.h"
 #include "core/safetensors.h"
@@ -36,23 +37,11 @@ namespace fs = std::filesystem;
 int main(int argc, char** argv) {
   MpiContext mpi(&argc, &argv);
   MpiCommunicator comm;
-  std::string out_path = "benchmarks/results/fsdp_step.json";
-  auto quantization = WeightQuantization::kNone;
-  auto dtype = torch::kFloat32;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "quantization=nf4" || arg == "quantization=none") {
-      quantization = arg == "quantization=nf4" ? WeightQuantization::kNf4 : WeightQuantization::kNone;
-    } else if (arg == "dtype=float32" || arg == "dtype=bfloat16") {
-      dtype = arg == "dtype=bfloat16" ? torch::kBFloat16 : torch::kFloat32;
-    } else if (arg.find('=') == std::string::npos) {
-      out_path = arg;
-    } else {
-      if (comm.rank() == 0) fmt::print("unknown option {}\n", arg);
-      return 2;
-    }
-  }
-  const std::string storage = quantization == WeightQuantization::kNf4 ? "nf4" : c10::toString(dtype);
+  const auto options = parse_fsdp_bench_options(argc, argv, "benchmarks/results/fsdp_step.json", comm.rank());
+  if (!options) return 2;
+  const std::string out_path = options->out_path, compute = options->compute(), storage = options->storage();
+  const auto quantization = options->quantization;
+  const auto dtype = options->dtype;
   set_cpu_threads(1);
   LlamaConfig c;
   c.vocab_size = 8000;
@@ -121,8 +110,10 @@ int main(int argc, char** argv) {
   double max_rss = rss_mb;
   MPI_Allreduce(MPI_IN_PLACE, &max_rss, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   if (comm.rank() == 0) {
-    fmt::print("FSDP LoRA step: {:.1f}M-parameter Llama, global batch {} x {} tokens, base {}, 1 thread/rank\n",
-               llama_parameter_count(c) / 1e6, global_batch, seq, storage);
+    fmt::print(
+        "FSDP LoRA step: {:.1f}M-parameter Llama, global batch {} x {} tokens, base {}, compute {}, "
+        "1 thread/rank\n",
+        llama_parameter_count(c) / 1e6, global_batch, seq, storage, compute);
     fmt::print("{:>5} {:>8} {:>10} {:>14} {:>14} {:>11} {:>14} {:>14} {:>12}\n", "ranks", "base", "s/step", "tokens/s",
                "MB recv/rank", "theory MB", "x base bytes", "resident MB", "peak RSS MB");
     fmt::print("{:>5} {:>8} {:>10.3f} {:>14.0f} {:>14.1f} {:>11.1f} {:>14.2f} {:>14.1f} {:>12.0f}\n", n, storage,
@@ -131,6 +122,7 @@ int main(int argc, char** argv) {
     auto all = read_results(out_path, "fsdp_step");
     const nlohmann::json row = {{"ranks", n},
                                 {"storage", storage},
+                                {"compute", compute},
                                 {"parameters", llama_parameter_count(c)},
                                 {"global_batch", global_batch},
                                 {"seq", seq},
@@ -143,7 +135,7 @@ int main(int argc, char** argv) {
                                 {"gathers_per_step", static_cast<double>(stats.gathers) / steps},
                                 {"resident_base_bytes_per_rank", model->resident_base_bytes()},
                                 {"peak_rss_mb_max_rank", max_rss}};
-    replace_row(all["runs"], row, {"ranks", "storage"});
+    replace_row(all["runs"], row, {"ranks", "storage", "compute"});
     write_results(out_path, all);
     fmt::print("wrote {}\n", out_path);
   }

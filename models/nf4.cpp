@@ -35,8 +35,8 @@ torch::Tensor byte_table(const torch::Device& device) {
 
 void check_numel(int64_t numel, const char* what) {
   if (numel <= 0 || numel % kNf4GroupSize != 0)
-    fail("NF4 {}: {} values is not a positive multiple of {} (blocks of {} x groups of {})", what, numel,
-         kNf4GroupSize, kNf4BlockSize, kNf4GroupBlocks);
+    fail("NF4 {}: {} values is not a positive multiple of {} (blocks of {} x groups of {})", what, numel, kNf4GroupSize,
+         kNf4BlockSize, kNf4GroupBlocks);
 }
 
 }  // namespace
@@ -45,17 +45,26 @@ const std::array<float, 16>& nf4_codebook() {
   // QLoRA Appendix E: Φ⁻¹ at 8 evenly spaced probabilities in [0.5, 0.9677083] for the positive half
   // and 7 for the negative half, plus 0, normalised to [-1, 1]. tests/models/test_nf4.cpp derives
   // these from that definition.
-  static const std::array<float, 16> values = {
-      -1.0f,       -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-      -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-      0.07958029955625534f,  0.16093020141124725f,  0.24611230194568634f,  0.33791524171829224f,
-      0.44070982933044434f,  0.5626170039176941f,   0.7229568362236023f,   1.0f};
+  static const std::array<float, 16> values = {-1.0f,
+                                               -0.6961928009986877f,
+                                               -0.5250730514526367f,
+                                               -0.39491748809814453f,
+                                               -0.28444138169288635f,
+                                               -0.18477343022823334f,
+                                               -0.09105003625154495f,
+                                               0.0f,
+                                               0.07958029955625534f,
+                                               0.16093020141124725f,
+                                               0.24611230194568634f,
+                                               0.33791524171829224f,
+                                               0.44070982933044434f,
+                                               0.5626170039176941f,
+                                               0.7229568362236023f,
+                                               1.0f};
   return values;
 }
 
-int64_t nf4_packed_bytes(int64_t numel) {
-  return numel / 2 + numel / kNf4BlockSize + 2 * 4 * (numel / kNf4GroupSize);
-}
+int64_t nf4_packed_bytes(int64_t numel) { return numel / 2 + numel / kNf4BlockSize + 2 * 4 * (numel / kNf4GroupSize); }
 
 Nf4Tensor quantize_nf4(const torch::Tensor& values) {
   torch::NoGradGuard no_grad;
@@ -63,10 +72,10 @@ Nf4Tensor quantize_nf4(const torch::Tensor& values) {
   if (!values.is_floating_point()) fail("NF4 quantization of a {} tensor", c10::toString(values.scalar_type()));
   const auto device = values.device();
   const auto blocks = values.reshape({-1, kNf4BlockSize}).to(torch::kFloat32);  // [B, 64]
-  const auto absmax = blocks.abs().amax(1);                                       // [B]
+  const auto absmax = blocks.abs().amax(1);                                     // [B]
   if (!torch::isfinite(absmax).all().item<bool>()) fail("NF4 quantization: the values are not all finite");
   const auto divisor = torch::where(absmax > 0, absmax, torch::ones_like(absmax));
-  const auto normalized = blocks / divisor.unsqueeze(1);                 // [B, 64] in [-1, 1]
+  const auto normalized = blocks / divisor.unsqueeze(1);                     // [B, 64] in [-1, 1]
   const auto codes = torch::bucketize(normalized, midpoints_tensor(device))  // [B, 64] in 0..15
                          .to(torch::kUInt8)
                          .view({-1, 2});
@@ -78,8 +87,7 @@ Nf4Tensor quantize_nf4(const torch::Tensor& values) {
   const auto deviation = groups - q.group_offset.unsqueeze(1);
   const auto scale = deviation.abs().amax(1) / 127.0f;
   q.group_scale = torch::where(scale > 0, scale, torch::ones_like(scale));
-  q.absmax_codes =
-      (deviation / q.group_scale.unsqueeze(1)).round().clamp(-127, 127).to(torch::kInt8).reshape({-1});
+  q.absmax_codes = (deviation / q.group_scale.unsqueeze(1)).round().clamp(-127, 127).to(torch::kInt8).reshape({-1});
   return q;
 }
 
@@ -97,7 +105,7 @@ void dequantize_nf4_into(const Nf4Tensor& q, torch::Tensor& out) {
          out.is_contiguous(), numel);
   const auto table = byte_table(q.codes.device());  // [256, 2]
   const auto absmax = nf4_block_absmax(q);          // [B]
-  auto flat = out.view({-1, kNf4BlockSize});         // [B, 64]
+  auto flat = out.view({-1, kNf4BlockSize});        // [B, 64]
   const int64_t groups = numel / kNf4GroupSize;
   for (int64_t g = 0; g < groups; g += kDequantizeChunkGroups) {
     const int64_t n = std::min(kDequantizeChunkGroups, groups - g);

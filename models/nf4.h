@@ -22,8 +22,8 @@ namespace llamarec {
 // How a frozen base holds its linear weights: in the compute dtype, or as NF4 codes (QLoRA).
 enum class WeightQuantization { kNone, kNf4 };
 
-constexpr int64_t kNf4BlockSize = 64;                              // values per absmax
-constexpr int64_t kNf4GroupBlocks = 256;                           // absmaxes per double-quant group
+constexpr int64_t kNf4BlockSize = 64;                               // values per absmax
+constexpr int64_t kNf4GroupBlocks = 256;                            // absmaxes per double-quant group
 constexpr int64_t kNf4GroupSize = kNf4BlockSize * kNf4GroupBlocks;  // values per group: 16,384
 
 // The 16 NF4 values in code order (code 7 is exactly 0, code 0 is -1 and code 15 is 1).

@@ -108,6 +108,28 @@ torch::Tensor last_two_loss(ShardedLlama& model, const torch::Tensor& ids, const
                                               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
 }
 
+// The label-only loss of the last two positions and every LoRA gradient: plain autograd against the
+// sharded model's recomputing backward (LoRA dropout off).
+void expect_same_loss_and_lora_gradients(LlamaForCausalLMImpl& plain, ShardedLlama& sharded, const torch::Tensor& ids,
+                                         const torch::Tensor& mask) {
+  const int64_t length = ids.size(1);
+  plain.train();
+  const auto rows = plain.forward_hidden(ids, mask, nullptr, PositionMode::kArange).narrow(1, length - 3, 2);
+  const auto loss_plain = torch::nn::functional::cross_entropy(
+      plain.lm_head_at(rows).reshape({-1, sharded.config().vocab_size}), ids.narrow(1, length - 2, 2).reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  loss_plain.backward();
+  const auto loss_sharded = last_two_loss(sharded, ids, mask);
+  loss_sharded.backward();
+  EXPECT_NEAR(loss_plain.item<double>(), loss_sharded.item<double>(), 1e-4);
+  const auto plain_lora = lora_tensors(plain);
+  for (const auto& [name, t] : sharded.lora_tensors()) {
+    ASSERT_TRUE(t.grad().defined()) << name;
+    const auto& ref = plain_lora.at(name).grad();
+    EXPECT_LT((t.grad() - ref).abs().max().item<double>(), 1e-4 * (1 + ref.abs().max().item<double>())) << name;
+  }
+}
+
 TEST(FsdpUnitMpi, ShardsCoverTheUnitAndGatherRestoresIt) {
   MpiCommunicator comm;
   const std::vector<TensorSpec> specs = {{"a", {5, 3}}, {"b", {7}}, {"c", {2, 2, 2}}};  // 30 elements
@@ -190,20 +212,7 @@ TEST(FsdpLlama, Nf4BaseEqualsThePlainModelOnDequantizedWeights) {
   sharded->apply_lora(lora, 3);
   share_random_lora(*sharded, *plain, 5);
   const auto [ids, mask] = left_padded_batch(config.vocab_size, {0, 3, 5}, 9, 7);
-  plain->train();
-  const auto rows_plain = plain->forward_hidden(ids, mask, nullptr, PositionMode::kArange).narrow(1, 6, 2);
-  const auto loss_plain = torch::nn::functional::cross_entropy(
-      plain->lm_head_at(rows_plain).reshape({-1, config.vocab_size}), ids.narrow(1, 7, 2).reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-  loss_plain.backward();
-  const auto loss_sharded = last_two_loss(*sharded, ids, mask);
-  loss_sharded.backward();
-  EXPECT_NEAR(loss_plain.item<double>(), loss_sharded.item<double>(), 1e-4);
-  const auto plain_lora = lora_tensors(*plain);
-  for (const auto& [name, t] : sharded->lora_tensors()) {
-    const auto& ref = plain_lora.at(name).grad();
-    EXPECT_LT((t.grad() - ref).abs().max().item<double>(), 1e-4 * (1 + ref.abs().max().item<double>())) << name;
-  }
+  expect_same_loss_and_lora_gradients(*plain, *sharded, ids, mask);
 }
 
 TEST(FsdpLlama, EqualsThePlainModelInValuesAndLoraGradients) {
@@ -236,21 +245,7 @@ TEST(FsdpLlama, EqualsThePlainModelInValuesAndLoraGradients) {
               1e-5);
 
     // Gradients through the recomputing backward equal plain autograd's.
-    plain->train();
-    const auto rows_plain = plain->forward_hidden(ids, mask, nullptr, PositionMode::kArange).narrow(1, 6, 2);
-    const auto loss_plain = torch::nn::functional::cross_entropy(
-        plain->lm_head_at(rows_plain).reshape({-1, config.vocab_size}), ids.narrow(1, 7, 2).reshape({-1}),
-        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-    loss_plain.backward();
-    const auto loss_sharded = last_two_loss(*sharded, ids, mask);
-    loss_sharded.backward();
-    EXPECT_NEAR(loss_plain.item<double>(), loss_sharded.item<double>(), 1e-4);
-    const auto plain_lora = lora_tensors(*plain);
-    for (const auto& [name, t] : sharded->lora_tensors()) {
-      ASSERT_TRUE(t.grad().defined()) << name;
-      const auto& ref = plain_lora.at(name).grad();
-      EXPECT_LT((t.grad() - ref).abs().max().item<double>(), 1e-4 * (1 + ref.abs().max().item<double>())) << name;
-    }
+    expect_same_loss_and_lora_gradients(*plain, *sharded, ids, mask);
   }
 }
 

@@ -56,8 +56,8 @@ TEST(Nf4, PacksTwoCodesPerByteHighNibbleFirst) {
   // Block 0, absmax 2: -2 -> code 0, 2 -> 15, 0 -> 7, 2 * cb[9] -> 9, just below the midpoint of
   // codes 12 and 13 -> 12, exactly on it -> 12 (ties go to the lower code), just above -> 13.
   const float mid = (cb[12] + cb[13]) / 2;
-  const std::vector<float> head = {-2, 2, 0, 2 * cb[9], 2 * std::nextafter(mid, 0.f), 2 * mid,
-                                   2 * std::nextafter(mid, 1.f), 0};
+  const std::vector<float> head = {
+      -2, 2, 0, 2 * cb[9], 2 * std::nextafter(mid, 0.f), 2 * mid, 2 * std::nextafter(mid, 1.f), 0};
   for (size_t i = 0; i < head.size(); ++i) x[static_cast<int64_t>(i)] = head[i];
   const auto q = quantize_nf4(x);
   ASSERT_EQ(q.codes.numel(), kNf4GroupSize / 2);
@@ -110,7 +110,7 @@ TEST(Nf4, ErrorWithinTheBoundTheBlockAbsmaxImplies) {
   const auto q = quantize_nf4(x);
   const auto back = dequantize_nf4(q);
   const auto blocks = x.view({-1, kNf4BlockSize});
-  const auto absmax = blocks.abs().amax(1);   // exact
+  const auto absmax = blocks.abs().amax(1);     // exact
   const auto absmax_hat = nf4_block_absmax(q);  // after double quantization
   // The absmax is off by at most half its group's int8 step.
   const auto scale = q.group_scale.repeat_interleave(kNf4GroupBlocks);
@@ -129,11 +129,11 @@ TEST(Nf4, ErrorWithinTheBoundTheBlockAbsmaxImplies) {
 
 // The algorithm written again, scalar and in double, from its definition.
 struct ReferenceNf4 {
-  std::vector<int> codes;          // per value
+  std::vector<int> codes;            // per value
   std::vector<bool> code_ambiguous;  // the two nearest codebook values (almost) tie
-  std::vector<int> absmax_codes;   // per block
+  std::vector<int> absmax_codes;     // per block
   std::vector<bool> absmax_ambiguous;
-  std::vector<double> values;      // dequantized
+  std::vector<double> values;  // dequantized
 };
 
 ReferenceNf4 reference_nf4(const std::vector<float>& x) {
@@ -217,9 +217,8 @@ TEST(Nf4, PackedFormRoundTripsAndDequantizesIntoAnyDtype) {
   EXPECT_TRUE(torch::equal(dequantize_nf4(q, torch::kBFloat16), fp32.to(torch::kBFloat16)));
   // Relative RMS error of NF4 on normal weights (reported, loosely bounded).
   const auto normal = x.narrow(0, 0, kNf4GroupSize);
-  const double rel = ((dequantize_nf4(quantize_nf4(normal)) - normal).pow(2).mean() / normal.pow(2).mean())
-                         .sqrt()
-                         .item<double>();
+  const double rel =
+      ((dequantize_nf4(quantize_nf4(normal)) - normal).pow(2).mean() / normal.pow(2).mean()).sqrt().item<double>();
   EXPECT_LT(rel, 0.15);
 }
 
