@@ -69,6 +69,8 @@ void FsdpUnit::load(const SliceReader& read) {
       nf4_.shard.copy_(nf4_pack(quantize_nf4(read_slice(nf4_, read, torch::kFloat32))));
     } catch (const Error& e) {
       fail("FSDP unit '{}': {}", name_, e.what());
+    } catch (const c10::Error& e) {  // e.g. out of memory: LibTorch's message, without its C++ backtrace
+      fail("FSDP unit '{}': quantizing its weights failed: {}", name_, e.what_without_backtrace());
     }
   }
 }
@@ -83,6 +85,7 @@ void FsdpUnit::gather_dense() {
   if (sharded_) {
     const ProfileScope profile("fsdp.gather");
     comm_.all_gather(dense_.shard, dense_.full);  // [ranks * shard_numel]
+    stats_.bytes_received += dense_.full.nbytes() - dense_.shard.nbytes();
   } else {
     dense_.full = dense_.shard;
   }
@@ -93,6 +96,7 @@ void FsdpUnit::gather_quantized() {
   if (sharded_) {
     const ProfileScope profile("fsdp.gather");
     comm_.all_gather(nf4_.shard, packed);
+    stats_.bytes_received += packed.nbytes() - nf4_.shard.nbytes();
   } else {
     packed = nf4_.shard;
   }
@@ -108,12 +112,14 @@ void FsdpUnit::gather_quantized() {
 const std::vector<torch::Tensor>& FsdpUnit::gather() {
   if (gathered()) fail("FSDP unit '{}' is already gathered (missing release())", name_);
   torch::NoGradGuard no_grad;
-  if (dense_.numel > 0) gather_dense();
-  if (nf4_.numel > 0) gather_quantized();
-  if (sharded_) {
-    ++stats_.gathers;
-    stats_.bytes_received += (comm_.size() - 1) * resident_bytes();
+  try {
+    if (dense_.numel > 0) gather_dense();
+    if (nf4_.numel > 0) gather_quantized();
+  } catch (const c10::Error& e) {
+    release();
+    fail("FSDP unit '{}': gathering its weights failed: {}", name_, e.what_without_backtrace());
   }
+  if (sharded_) ++stats_.gathers;
   views_.assign(specs_.size(), torch::Tensor());
   for (const Part* part : {&dense_, &nf4_}) {
     for (size_t k = 0; k < part->members.size(); ++k) {

@@ -22,7 +22,7 @@ namespace llamarec {
 
 struct FsdpStats {
   int64_t gathers = 0;
-  int64_t bytes_received = 0;  // all-gather bytes that came from other ranks ((N-1)/N of each gather)
+  int64_t bytes_received = 0;  // bytes the all-gathers returned beyond this rank's own shard
 };
 
 class FsdpUnit {
@@ -57,7 +57,9 @@ class FsdpUnit {
   // Values held on this rank, padding included (dense and quantized).
   int64_t shard_numel() const { return dense_.shard_numel + nf4_.shard_numel; }
   int64_t resident_bytes() const;  // this rank's shards (codes and scales for the quantized part)
-  int64_t gathered_bytes() const;  // what one gather assembles: every rank's shards
+  // What one gather moves: every rank's shards as they travel (packed codes for the quantized
+  // part; its dequantized buffer in the compute dtype is allocated besides).
+  int64_t gathered_bytes() const;
   const FsdpStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
   Communicator& comm() const { return comm_; }

@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
 
 #include "core/error.h"
 
@@ -10,27 +14,44 @@ namespace llamarec {
 
 namespace {
 
-// Groups dequantized per pass: 64 x 16,384 values keep the temporaries near 1M values.
-constexpr int64_t kDequantizeChunkGroups = 64;
+// Groups per pass of quantization and dequantization: 64 x 16,384 values keep the temporaries near
+// 1M values, so that neither pass needs memory in proportion to a 7B layer.
+constexpr int64_t kChunkGroups = 64;
 
-torch::Tensor codebook_tensor(const torch::Device& device) {
+// Small constant tables, built once per device and kept for the process (never freed: a CUDA
+// tensor must not be destroyed after the CUDA context at exit), so that a gather does not copy
+// them host-to-device every time.
+const torch::Tensor& cached_table(const char* name, const torch::Device& device,
+                                  const std::function<torch::Tensor()>& build) {
+  static std::mutex mutex;
+  static auto* tables = new std::map<std::string, torch::Tensor>();
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto& table = (*tables)[std::string(name) + "@" + device.str()];
+  if (!table.defined()) table = build().to(device);
+  return table;
+}
+
+// The 16 values in code order.
+torch::Tensor codebook_cpu() {
   const auto& cb = nf4_codebook();
-  return torch::from_blob(const_cast<float*>(cb.data()), {16}, torch::kFloat32).to(device);
+  return torch::tensor(std::vector<float>(cb.begin(), cb.end()), torch::kFloat32);
 }
 
 // Decision boundaries between neighbouring NF4 values: a normalised value goes to the nearest one
 // (ties to the lower code).
-torch::Tensor midpoints_tensor(const torch::Device& device) {
-  const auto& cb = nf4_codebook();
-  std::array<float, 15> mids{};
-  for (size_t i = 0; i < mids.size(); ++i) mids[i] = (cb[i] + cb[i + 1]) / 2.0f;
-  return torch::from_blob(mids.data(), {15}, torch::kFloat32).to(device);
+const torch::Tensor& midpoints(const torch::Device& device) {
+  return cached_table("midpoints", device, [] {
+    const auto cb = codebook_cpu();
+    return (cb.narrow(0, 0, 15) + cb.narrow(0, 1, 15)) / 2.0f;
+  });
 }
 
 // [256, 2]: the two values a packed byte stands for, so one lookup per byte dequantizes both.
-torch::Tensor byte_table(const torch::Device& device) {
-  const auto cb = codebook_tensor(torch::kCPU);
-  return torch::stack({cb.repeat_interleave(16), cb.repeat({16})}, 1).to(device);
+const torch::Tensor& byte_table(const torch::Device& device) {
+  return cached_table("byte_table", device, [] {
+    const auto cb = codebook_cpu();
+    return torch::stack({cb.repeat_interleave(16), cb.repeat({16})}, 1);
+  });
 }
 
 void check_numel(int64_t numel, const char* what) {
@@ -71,29 +92,44 @@ Nf4Tensor quantize_nf4(const torch::Tensor& values) {
   check_numel(values.numel(), "quantization");
   if (!values.is_floating_point()) fail("NF4 quantization of a {} tensor", c10::toString(values.scalar_type()));
   const auto device = values.device();
-  const auto blocks = values.reshape({-1, kNf4BlockSize}).to(torch::kFloat32);  // [B, 64]
-  const auto absmax = blocks.abs().amax(1);                                     // [B]
-  if (!torch::isfinite(absmax).all().item<bool>()) fail("NF4 quantization: the values are not all finite");
-  const auto divisor = torch::where(absmax > 0, absmax, torch::ones_like(absmax));
-  const auto normalized = blocks / divisor.unsqueeze(1);                     // [B, 64] in [-1, 1]
-  const auto codes = torch::bucketize(normalized, midpoints_tensor(device))  // [B, 64] in 0..15
-                         .to(torch::kUInt8)
-                         .view({-1, 2});
+  const auto flat = values.reshape({-1});
+  const int64_t groups = flat.numel() / kNf4GroupSize;
+  const auto options = torch::TensorOptions().device(device);
   Nf4Tensor q;
-  q.codes = codes.select(1, 0) * 16 + codes.select(1, 1);  // [numel / 2]
+  q.codes = torch::empty({flat.numel() / 2}, options.dtype(torch::kUInt8));
+  q.absmax_codes = torch::empty({groups * kNf4GroupBlocks}, options.dtype(torch::kInt8));
+  q.group_scale = torch::empty({groups}, options.dtype(torch::kFloat32));
+  q.group_offset = torch::empty({groups}, options.dtype(torch::kFloat32));
+  for (int64_t g = 0; g < groups; g += kChunkGroups) {
+    const int64_t n = std::min(kChunkGroups, groups - g);
+    const auto blocks =
+        flat.narrow(0, g * kNf4GroupSize, n * kNf4GroupSize).to(torch::kFloat32).view({-1, kNf4BlockSize});  // [B, 64]
+    const auto absmax = blocks.abs().amax(1);                                                                // [B]
+    if (!torch::isfinite(absmax).all().item<bool>()) fail("NF4 quantization: the values are not all finite");
+    const auto divisor = torch::where(absmax > 0, absmax, torch::ones_like(absmax));
+    const auto normalized = blocks / divisor.unsqueeze(1);  // [B, 64] in [-1, 1]
+    const auto codes = torch::bucketize(normalized, midpoints(device), /*out_int32=*/true)
+                           .to(torch::kUInt8)
+                           .view({-1, 2});  // [B * 32, 2] in 0..15
+    q.codes.narrow(0, g * kNf4GroupSize / 2, n * kNf4GroupSize / 2).copy_(codes.select(1, 0) * 16 + codes.select(1, 1));
 
-  const auto groups = absmax.view({-1, kNf4GroupBlocks});  // [G, 256]
-  q.group_offset = groups.mean(1);                         // [G]
-  const auto deviation = groups - q.group_offset.unsqueeze(1);
-  const auto scale = deviation.abs().amax(1) / 127.0f;
-  q.group_scale = torch::where(scale > 0, scale, torch::ones_like(scale));
-  q.absmax_codes = (deviation / q.group_scale.unsqueeze(1)).round().clamp(-127, 127).to(torch::kInt8).reshape({-1});
+    const auto grouped = absmax.view({-1, kNf4GroupBlocks});  // [n, 256]
+    const auto offset = grouped.mean(1);                      // [n]
+    const auto deviation = grouped - offset.unsqueeze(1);
+    const auto spread = deviation.abs().amax(1) / 127.0f;
+    const auto scale = torch::where(spread > 0, spread, torch::ones_like(spread));
+    q.group_offset.narrow(0, g, n).copy_(offset);
+    q.group_scale.narrow(0, g, n).copy_(scale);
+    q.absmax_codes.narrow(0, g * kNf4GroupBlocks, n * kNf4GroupBlocks)
+        .copy_((deviation / scale.unsqueeze(1)).round().clamp(-127, 127).to(torch::kInt8).reshape({-1}));
+  }
   return q;
 }
 
 torch::Tensor nf4_block_absmax(const Nf4Tensor& q) {
   const auto codes = q.absmax_codes.to(torch::kFloat32).view({-1, kNf4GroupBlocks});  // [G, 256]
-  return (codes * q.group_scale.unsqueeze(1) + q.group_offset.unsqueeze(1)).reshape({-1});
+  // An absmax below half its group's step could come back negative and flip its block's signs.
+  return (codes * q.group_scale.unsqueeze(1) + q.group_offset.unsqueeze(1)).clamp_min(0).reshape({-1});
 }
 
 void dequantize_nf4_into(const Nf4Tensor& q, torch::Tensor& out) {
@@ -103,12 +139,12 @@ void dequantize_nf4_into(const Nf4Tensor& q, torch::Tensor& out) {
   if (out.numel() != numel || !out.is_contiguous())
     fail("NF4 dequantization into a tensor of {} values (contiguous: {}), expected {}", out.numel(),
          out.is_contiguous(), numel);
-  const auto table = byte_table(q.codes.device());  // [256, 2]
-  const auto absmax = nf4_block_absmax(q);          // [B]
-  auto flat = out.view({-1, kNf4BlockSize});        // [B, 64]
+  const auto& table = byte_table(q.codes.device());  // [256, 2]
+  const auto absmax = nf4_block_absmax(q);           // [B]
+  auto flat = out.view({-1, kNf4BlockSize});         // [B, 64]
   const int64_t groups = numel / kNf4GroupSize;
-  for (int64_t g = 0; g < groups; g += kDequantizeChunkGroups) {
-    const int64_t n = std::min(kDequantizeChunkGroups, groups - g);
+  for (int64_t g = 0; g < groups; g += kChunkGroups) {
+    const int64_t n = std::min(kChunkGroups, groups - g);
     const auto bytes = q.codes.narrow(0, g * kNf4GroupSize / 2, n * kNf4GroupSize / 2).to(torch::kLong);
     const auto values = table.index_select(0, bytes).view({-1, kNf4BlockSize});  // [n * 256, 64]
     const auto scales = absmax.narrow(0, g * kNf4GroupBlocks, n * kNf4GroupBlocks).unsqueeze(1);

@@ -8,7 +8,7 @@
 //   bitsandbytes subtracts one mean per tensor and uses its 8-bit dynamic map; one mean per group
 //   and linear int8 make every group independent of the rest of the tensor, so each rank can
 //   quantize its own slice alone and the codes do not depend on the number of ranks.
-// Cost: 4 bits per value + 8 bits per 64 values + 64 bits per 16,384 values = 4.127 bits/value.
+// Cost: 4 bits per value + 8 bits per 64 values + 64 bits per 16,384 values = 4.129 bits/value.
 //
 // Everything is LibTorch ops, so the same code runs on CPU and CUDA tensors.
 #pragma once

@@ -6,9 +6,7 @@ namespace llamarec {
 
 std::string FsdpBenchOptions::compute() const { return dtype == torch::kBFloat16 ? "bfloat16" : "float32"; }
 
-std::string FsdpBenchOptions::storage() const {
-  return quantization == WeightQuantization::kNf4 ? "nf4" : compute();
-}
+std::string FsdpBenchOptions::storage() const { return quantization == WeightQuantization::kNf4 ? "nf4" : compute(); }
 
 std::optional<FsdpBenchOptions> parse_fsdp_bench_options(int argc, char** argv, const std::string& default_out,
                                                          int rank) {
@@ -23,7 +21,8 @@ std::optional<FsdpBenchOptions> parse_fsdp_bench_options(int argc, char** argv, 
     } else if (arg.find('=') == std::string::npos) {
       options.out_path = arg;
     } else {
-      if (rank == 0) fmt::print("unknown argument {} (expected [out.json] [quantization=none|nf4] [dtype=float32|bfloat16])\n", arg);
+      if (rank == 0)
+        fmt::print("unknown argument {} (expected [out.json] [quantization=none|nf4] [dtype=float32|bfloat16])\n", arg);
       return std::nullopt;
     }
   }

@@ -287,7 +287,13 @@ TEST(FsdpLlama, RecomputeReplaysLoraDropout) {
 void expect_sharded_training_equals_one_rank(WeightQuantization quantization) {
   MpiCommunicator comm;
   TempDir tmp;  // per rank; every rank writes the same model
-  const auto config = tiny_config();
+  auto config = tiny_config();
+  if (quantization == WeightQuantization::kNf4) {
+    // 46,080 projection values per layer: at 2 ranks 2 groups of 16,384 on rank 0 and the rest
+    // (with padding) on rank 1, so that both ranks hold real codes.
+    config.hidden_size = 64;
+    config.intermediate_size = 176;
+  }
   auto plain = write_random_model(tmp / "m", config, 31);
   plain->to(torch::kFloat32);
   // With nf4 the one-process reference computes with the dequantized projections: the codes do
@@ -303,12 +309,14 @@ void expect_sharded_training_equals_one_rank(WeightQuantization quantization) {
     EXPECT_LE(sharded->resident_base_bytes() * comm.size(), total + units * comm.size() * 4);
     EXPECT_LT(sharded->resident_base_bytes(), total * 0.55);
   } else {
-    // Each layer's 7,680 projection values fit one group of 16,384; whole groups per rank, so the
-    // other rank holds a group of padding.
-    for (int64_t i = 0; i < config.num_hidden_layers; ++i)
-      EXPECT_EQ(sharded->layer_unit(i).gathered_bytes(),
-                comm.size() *
-                    ((2 * config.hidden_size + comm.size() - 1) / comm.size() * 4 + nf4_packed_bytes(kNf4GroupSize)));
+    const int64_t group = kNf4GroupSize * comm.size();
+    for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+      const auto& unit = sharded->layer_unit(i);
+      ASSERT_EQ(unit.quantized_numel(), 46080);
+      const int64_t per_rank = (46080 + group - 1) / group * kNf4GroupSize;
+      EXPECT_EQ(unit.gathered_bytes(), comm.size() * ((2 * config.hidden_size + comm.size() - 1) / comm.size() * 4 +
+                                                      nf4_packed_bytes(per_rank)));
+    }
   }
 
   LoraConfig lora;

@@ -166,7 +166,7 @@ ReferenceNf4 reference_nf4(const std::vector<float>& x) {
       const int c = static_cast<int>(std::nearbyint(t));
       r.absmax_codes.push_back(c);
       r.absmax_ambiguous.push_back(std::fabs(std::fabs(t - std::trunc(t)) - 0.5) < 1e-3);
-      absmax_hat[g * 256 + j] = offset + c * scale;
+      absmax_hat[g * 256 + j] = std::max(0.0, offset + c * scale);
     }
   }
   for (size_t k = 0; k < x.size(); ++k) r.values.push_back(cb[r.codes[k]] * absmax_hat[k / kNf4BlockSize]);
@@ -206,7 +206,7 @@ TEST(Nf4, PackedFormRoundTripsAndDequantizesIntoAnyDtype) {
   const auto q = quantize_nf4(x);
   const auto packed = nf4_pack(q);
   ASSERT_EQ(packed.numel(), nf4_packed_bytes(x.numel()));
-  EXPECT_EQ(nf4_packed_bytes(kNf4GroupSize), 8192 + 256 + 8);  // 4.127 bits per value
+  EXPECT_EQ(nf4_packed_bytes(kNf4GroupSize), 8192 + 256 + 8);  // 4.129 bits per value
   const auto u = nf4_unpack(packed, x.numel());
   EXPECT_TRUE(torch::equal(u.codes, q.codes));
   EXPECT_TRUE(torch::equal(u.absmax_codes, q.absmax_codes));
