@@ -115,25 +115,43 @@ def predict(n, storage, prefetch, a, m=LLAMA2_7B, s=STEP, layer_ms=None):
             "comm_hidden": layer_gather <= phases[0]}
 
 
+# The random Llama of bench_fsdp_step (33.5M parameters, untied head, fp32 on CPU).
+BENCH_MODEL = {"hidden": 512, "intermediate": 1376, "layers": 8, "vocab": 8000, "heads": 8}
+
+
 def cpu_check(fsdp_path, comm_path, cores):
+    """The same model against this machine's measured steps (float32, sharded), with and without prefetch."""
     if not (os.path.exists(fsdp_path) and os.path.exists(comm_path)):
         return None, "no %s or %s: run bench_fsdp_step (1, 2, 4 ranks) and bench_communicator first" % (fsdp_path, comm_path)
-    runs = {r["ranks"]: r for r in json.load(open(fsdp_path))["runs"] if r.get("storage", "float32") == "float32"}
+    runs = {(r["ranks"], r.get("prefetch", False)): r for r in json.load(open(fsdp_path))["runs"]
+            if r.get("storage") == "float32" and r.get("compute") == "float32" and r.get("sharded", True)}
     comm = json.load(open(comm_path))
     row = next(r for r in comm["rows"] if r["case"].startswith("all_gather") and r["dtype"] == "float32")
     n_comm = comm["ranks"]
     # bytes each rank received in that all-gather / its time
     bw = (n_comm - 1) / n_comm * row["numel"] * 4 / (row["us_per_call_median"] * 1e-6)
-    if 1 not in runs:
-        return None, "no 1-rank row in %s" % fsdp_path
-    t1 = runs[1]["seconds_per_step"]
+    if (1, False) not in runs:
+        return None, "no 1-rank row without prefetch in %s" % fsdp_path
+    t1 = runs[(1, False)]["seconds_per_step"]
+    m = BENCH_MODEL
     out = []
-    for n, r in sorted(runs.items()):
+    for (n, prefetch), r in sorted(runs.items()):
         compute = t1 / min(n, cores)  # work splits over ranks; ranks beyond the cores share them
-        comm_s = r["bytes_received_per_rank_per_step"] / bw * max(1.0, n / cores)
+        slow = max(1.0, n / cores)
+        layer_gather = (n - 1) / n * layer_params(m) * 4 / bw * slow
+        root_gather = (n - 1) / n * root_params(m) * 4 / bw * slow
+        comm_s = 2 * m["layers"] * layer_gather + 3 * root_gather
+        if prefetch:
+            # as predict(): each layer's gather behind the previous layer's forward (1/3 of its
+            # compute) or backward (2/3); the first of each pass and the root's stay exposed
+            per_layer = compute / m["layers"]
+            comm_s = 2 * layer_gather + 3 * root_gather + sum(
+                (m["layers"] - 1) * max(0.0, layer_gather - phase) for phase in (per_layer / 3, 2 * per_layer / 3))
         predicted = compute + comm_s
-        out.append({"ranks": n, "measured_s": r["seconds_per_step"], "predicted_s": predicted,
-                    "error": predicted / r["seconds_per_step"] - 1, "bytes_received": r["bytes_received_per_rank_per_step"]})
+        out.append({"ranks": n, "prefetch": prefetch, "measured_s": r["seconds_per_step"], "predicted_s": predicted,
+                    "error": predicted / r["seconds_per_step"] - 1,
+                    "measured_exposed_s": r.get("exposed_seconds_per_step"), "predicted_exposed_s": comm_s,
+                    "bytes_received": r["bytes_received_per_rank_per_step"]})
     return out, "all-gather %.2f GB/s received per rank (bench_communicator, %d ranks), %d cores" % (bw / 1e9, n_comm, cores)
 
 
@@ -160,11 +178,14 @@ def main():
             r["tokens_per_s_per_gpu"], 100 * r["mfu"], r["memory_gb"], r["layer_gather_ms"],
             r["layer_compute_ms"] / 3, "" if r["comm_hidden"] or r["gpus"] == 1 else "  (not hidden)"))
     check, note = cpu_check(args.fsdp, args.comm, args.cores)
-    print("\nCheck on this machine (33.5M random Llama, batch 4 x 256, fp32, no prefetch): %s" % note)
+    print("\nCheck on this machine (33.5M random Llama, batch 4 x 256, fp32): %s" % note)
     if check:
         for c in check:
-            print("  %d rank(s): measured %.3f s, predicted %.3f s (%+.0f %%)" % (
-                c["ranks"], c["measured_s"], c["predicted_s"], 100 * c["error"]))
+            exposed = c["measured_exposed_s"]
+            print("  %d rank(s), prefetch %-3s: step measured %.3f s, predicted %.3f s (%+.0f %%); exposed "
+                  "communication measured %s, predicted %.3f s" % (
+                      c["ranks"], "on" if c["prefetch"] else "off", c["measured_s"], c["predicted_s"],
+                      100 * c["error"], "%.3f s" % exposed if exposed is not None else "-", c["predicted_exposed_s"]))
     result = {"assumptions": ASSUMPTIONS, "model": LLAMA2_7B, "step": STEP, "layer_ms": args.layer_ms,
               "predictions": rows, "cpu_check": check, "cpu_check_note": note}
     tmp = args.out + ".tmp"

@@ -126,7 +126,8 @@ void Communicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   if (!work.is_same(tensor)) tensor.copy_(work);
 }
 
-void Communicator::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
+bool Communicator::prepare_all_gather(const torch::Tensor& shard, torch::Tensor& full, torch::Tensor& in,
+                                      torch::Tensor& out) {
   torch::NoGradGuard no_grad;
   std::string problem = tensor_problem("all_gather", "shard", shard, false);
   if (problem.empty() && full.defined()) {
@@ -152,13 +153,68 @@ void Communicator::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
     }
     full = torch::empty(sizes, shard.options());
   }
-  if (shard.numel() == 0) return;
-  torch::Tensor out = contiguous_output(full);
-  torch::Tensor in = shard.contiguous();
+  if (shard.numel() == 0) return false;
+  out = contiguous_output(full);
+  in = shard.contiguous();
   // A shard that is a view of `full` (FSDP's flat buffer) would be overwritten while being sent.
   if (in.is_alias_of(out)) in = in.clone();
+  return true;
+}
+
+void Communicator::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
+  torch::Tensor in, out;
+  if (!prepare_all_gather(shard, full, in, out)) return;
+  torch::NoGradGuard no_grad;
   run_all_gather(in, out);
   if (!out.is_same(full)) full.copy_(out);
+}
+
+PendingCollective Communicator::all_gather_async(const torch::Tensor& shard, torch::Tensor& full) {
+  torch::Tensor in, out;
+  if (!prepare_all_gather(shard, full, in, out)) return PendingCollective();
+  auto finish = start_all_gather(in, out);
+  // The closure holds `in` and `out` (and `full`'s storage) until the collective is done.
+  return PendingCollective([finish = std::move(finish), in, out, full]() mutable {
+    if (finish) finish();
+    torch::NoGradGuard no_grad;
+    if (!out.is_same(full)) full.copy_(out);
+  });
+}
+
+std::function<void()> Communicator::start_all_gather(const torch::Tensor& shard, torch::Tensor& full) {
+  run_all_gather(shard, full);
+  return nullptr;
+}
+
+PendingCollective& PendingCollective::operator=(PendingCollective&& other) noexcept {
+  if (this != &other) {
+    if (finish_) {
+      try {
+        wait();
+      } catch (const std::exception&) {
+        // Replacing a failed collective: its error was the caller's to read with wait().
+      }
+    }
+    finish_ = std::move(other.finish_);
+    other.finish_ = nullptr;
+  }
+  return *this;
+}
+
+PendingCollective::~PendingCollective() {
+  if (!finish_) return;
+  try {
+    wait();
+  } catch (const std::exception&) {
+    // Unwinding from another error, or the caller never asked: the buffers are safe either way.
+  }
+}
+
+void PendingCollective::wait() {
+  if (!finish_) return;
+  auto finish = std::move(finish_);
+  finish_ = nullptr;
+  finish();
 }
 
 void Communicator::reduce_scatter(const torch::Tensor& full, torch::Tensor& shard, ReduceOp op) {

@@ -16,6 +16,26 @@ namespace llamarec {
 class CollectiveCheck;
 struct CollectiveDescriptor;
 
+// A collective in flight (Communicator::all_gather_async). wait() returns once its output may be
+// read (on the NCCL backend: once the current stream is ordered after it) and rethrows its error;
+// the destructor waits too, so the buffers it writes can never be freed under it. Move-only.
+class PendingCollective {
+ public:
+  PendingCollective() = default;  // nothing in flight
+  explicit PendingCollective(std::function<void()> finish) : finish_(std::move(finish)) {}
+  PendingCollective(PendingCollective&& other) noexcept : finish_(std::move(other.finish_)) { other.finish_ = nullptr; }
+  PendingCollective& operator=(PendingCollective&& other) noexcept;
+  PendingCollective(const PendingCollective&) = delete;
+  PendingCollective& operator=(const PendingCollective&) = delete;
+  ~PendingCollective();
+
+  void wait();
+  bool pending() const { return static_cast<bool>(finish_); }
+
+ private:
+  std::function<void()> finish_;
+};
+
 enum class ReduceOp { kSum, kAvg, kMax };
 
 // "sum", "avg", "max".
@@ -45,6 +65,13 @@ class Communicator {
   // [size*n, ...] (or [size] for a 0-dim shard); a given one must have size()*shard.numel()
   // elements and the shard's dtype.
   void all_gather(const torch::Tensor& shard, torch::Tensor& full);
+  // The same all-gather, returning while it runs: the arguments are checked and agreed on now
+  // (errors throw here, on every rank), `full` is allocated now and must not be read, nor `shard`
+  // written, before wait(). Ranks must start their asynchronous collectives in the same order.
+  // mpi: a progress thread drives it on its own MPI communicator (needs MPI_THREAD_MULTIPLE, else it
+  // completes before returning); nccl: it runs on the communicator's stream while the current stream
+  // computes.
+  PendingCollective all_gather_async(const torch::Tensor& shard, torch::Tensor& full);
   // shard = the reduction over ranks of this rank's slice full.flatten()[rank*n, (rank+1)*n), with
   // n = full.numel() / size(). An undefined `shard` is allocated as [full.size(0)/size, ...] (flat
   // [n] when dim 0 does not divide).
@@ -72,6 +99,8 @@ class Communicator {
   // Backends receive validated, contiguous tensors on device() whose dtype passed dtype_problem().
   virtual void run_all_reduce(torch::Tensor& tensor, ReduceOp op) = 0;
   virtual void run_all_gather(const torch::Tensor& shard, torch::Tensor& full) = 0;
+  // Starts run_all_gather's work and returns what completes it; the default runs it now.
+  virtual std::function<void()> start_all_gather(const torch::Tensor& shard, torch::Tensor& full);
   virtual void run_reduce_scatter(const torch::Tensor& full, torch::Tensor& shard, ReduceOp op) = 0;
   virtual void run_broadcast(torch::Tensor& tensor, int root) = 0;
   // Why this backend cannot move (reduces == false) or reduce `dtype`; empty when it can.
@@ -79,6 +108,9 @@ class Communicator {
 
  private:
   std::string tensor_problem(const char* op, const char* name, const torch::Tensor& tensor, bool reduces) const;
+  // Checks and agrees on an all-gather, allocates an undefined `full`; returns false when there is
+  // nothing to move. `in`/`out`: the contiguous, non-aliasing tensors the backend moves.
+  bool prepare_all_gather(const torch::Tensor& shard, torch::Tensor& full, torch::Tensor& in, torch::Tensor& out);
 
   torch::Device device_ = torch::kCPU;
   int rank_ = 0;

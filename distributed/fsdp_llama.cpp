@@ -49,6 +49,8 @@ ShardedLlama::ShardedLlama(const LlamaConfig& config, Communicator& comm, torch:
     layers_.push_back(std::make_unique<FsdpUnit>("layer " + std::to_string(i), std::move(specs), comm, dtype, device,
                                                  shard, std::move(quantized)));
   }
+  root_->set_gathered_memory(gathered_memory_);
+  for (auto& layer : layers_) layer->set_gathered_memory(gathered_memory_);
 }
 
 std::unique_ptr<ShardedLlama> ShardedLlama::load(const std::string& model_dir, Communicator& comm, torch::Dtype dtype,
@@ -140,6 +142,16 @@ torch::Tensor ShardedLlama::forward_hidden(const torch::Tensor& input_ids, const
   const int64_t batch = input_ids.size(0), length = input_ids.size(1);
   const auto ids = input_ids.to(device_);
   const auto mask = attention_mask.defined() ? attention_mask.to(device_) : attention_mask;
+  // Forward runs root, layer 0 .. N-1, root (the head); backward the reverse.
+  const auto unit_after = [this](size_t i) -> FsdpUnit* {
+    if (!prefetch_) return nullptr;
+    return i + 1 < layers_.size() ? layers_[i + 1].get() : root_.get();
+  };
+  const auto unit_before = [this](size_t i) -> FsdpUnit* {
+    return prefetch_ && i > 0 ? layers_[i - 1].get() : nullptr;
+  };
+  FsdpPrefetch embedding_prefetch;
+  if (prefetch_ && !layers_.empty()) embedding_prefetch.forward = layers_.front().get();
   // The embedding is frozen and its input is ids: no recompute needed, one gather.
   auto hidden = fsdp_checkpointed_call(
       *root_,
@@ -147,7 +159,7 @@ torch::Tensor ShardedLlama::forward_hidden(const torch::Tensor& input_ids, const
         const ProfileScope profile("llama.embedding");
         return torch::embedding(w[0], x);
       },
-      ids, {});  // [B, L, D]
+      ids, {}, embedding_prefetch);  // [B, L, D]
   // Shared by every layer's forward and recompute; the closures keep it alive until backward.
   auto context = std::make_shared<LayerContext>(
       make_layer_context(config_, mask, {}, positions, batch, 0, length, dtype_, device_, nullptr, training));
@@ -179,7 +191,7 @@ torch::Tensor ShardedLlama::forward_hidden(const torch::Tensor& input_ids, const
       ctx.layer_index = static_cast<int64_t>(i);
       return decoder_layer_forward(weights, x, ctx);
     };
-    hidden = fsdp_checkpointed_call(*layers_[i], fn, hidden, trainable);
+    hidden = fsdp_checkpointed_call(*layers_[i], fn, hidden, trainable, {unit_after(i), unit_before(i)});
   }
   return hidden;
 }
@@ -195,7 +207,9 @@ torch::Tensor ShardedLlama::logits(const torch::Tensor& hidden, const torch::Ten
     if (ids.defined()) head = head.index_select(0, ids);
     return torch::linear(rms_norm(h, w[1], eps), head);
   };
-  return fsdp_checkpointed_call(*root_, fn, hidden, {});
+  FsdpPrefetch prefetch;  // the head's backward is followed by the last layer's
+  if (prefetch_ && !layers_.empty()) prefetch.backward = layers_.back().get();
+  return fsdp_checkpointed_call(*root_, fn, hidden, {}, prefetch);
 }
 
 int64_t ShardedLlama::resident_base_bytes() const {
@@ -218,6 +232,7 @@ FsdpStats ShardedLlama::stats() const {
 }
 
 void ShardedLlama::reset_stats() {
+  gathered_memory_->peak = gathered_memory_->current;
   root_->reset_stats();
   for (auto& layer : layers_) layer->reset_stats();
 }

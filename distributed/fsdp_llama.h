@@ -70,7 +70,14 @@ class ShardedLlama {
   int64_t resident_base_bytes() const;
   int64_t total_base_bytes() const;
   FsdpStats stats() const;  // summed over units
+  // The most bytes of gathered weights alive at once since the last reset_stats(): one unit's
+  // buffers without prefetch, two units' with it.
+  int64_t peak_gathered_bytes() const { return gathered_memory_->peak; }
   void reset_stats();
+  // Prefetch (fsdp.prefetch): each unit's all-gather starts while the unit before it computes (the
+  // next layer in forward, the previous one in backward). Collective: set it alike on every rank.
+  void set_prefetch(bool prefetch) { prefetch_ = prefetch; }
+  bool prefetch() const { return prefetch_; }
   const FsdpUnit& root_unit() const { return *root_; }
   const FsdpUnit& layer_unit(int64_t i) const { return *layers_.at(i); }
   FsdpUnit& layer_unit(int64_t i) { return *layers_.at(i); }
@@ -89,6 +96,8 @@ class ShardedLlama {
   WeightQuantization quantization_;
   std::unique_ptr<FsdpUnit> root_;  // embed_tokens, norm, lm_head (unless tied)
   std::vector<std::unique_ptr<FsdpUnit>> layers_;
+  std::shared_ptr<GatheredMemory> gathered_memory_ = std::make_shared<GatheredMemory>();
+  bool prefetch_ = false;
   LoraConfig lora_config_;
   std::vector<std::vector<LoraModule>> lora_;  // [layer][target]
 };

@@ -81,40 +81,78 @@ int64_t FsdpUnit::resident_bytes() const {
 
 int64_t FsdpUnit::gathered_bytes() const { return ranks() * resident_bytes(); }
 
-void FsdpUnit::gather_dense() {
-  if (sharded_) {
-    const ProfileScope profile("fsdp.gather");
-    comm_.all_gather(dense_.shard, dense_.full);  // [ranks * shard_numel]
-    stats_.bytes_received += dense_.full.nbytes() - dense_.shard.nbytes();
-  } else {
-    dense_.full = dense_.shard;
+FsdpUnit::~FsdpUnit() {
+  try {
+    release();
+  } catch (const std::exception&) {
+    // A failed prefetch seen while unwinding: its error already ended the step.
   }
 }
 
-void FsdpUnit::gather_quantized() {
-  torch::Tensor packed;  // uint8 [ranks * packed bytes per rank]
-  if (sharded_) {
-    const ProfileScope profile("fsdp.gather");
-    comm_.all_gather(nf4_.shard, packed);
-    stats_.bytes_received += packed.nbytes() - nf4_.shard.nbytes();
-  } else {
-    packed = nf4_.shard;
+void FsdpUnit::hold(int64_t bytes) {
+  held_bytes_ += bytes;
+  if (memory_) memory_->add(bytes);
+}
+
+void FsdpUnit::start_gather() {
+  torch::NoGradGuard no_grad;
+  for (Part* part : {&dense_, &nf4_}) {
+    if (part->numel == 0) continue;
+    if (sharded_) {
+      part->pending = comm_.all_gather_async(part->shard, part->received);
+      hold(part->received.nbytes());
+    } else {
+      part->received = part->shard;
+    }
   }
-  const auto per_rank = packed.view({ranks(), -1});
-  nf4_.full = torch::empty({ranks() * nf4_.shard_numel}, dense_.shard.options());
-  const ProfileScope profile("fsdp.dequantize");
-  for (int64_t r = 0; r < ranks(); ++r) {
-    auto out = nf4_.full.narrow(0, r * nf4_.shard_numel, nf4_.shard_numel);
-    dequantize_nf4_into(nf4_unpack(per_rank[r], nf4_.shard_numel), out);
+}
+
+void FsdpUnit::finish_gather() {
+  torch::NoGradGuard no_grad;
+  if (dense_.numel > 0) {
+    {
+      const ProfileScope profile("fsdp.gather");
+      dense_.pending.wait();
+    }
+    if (sharded_) stats_.bytes_received += dense_.received.nbytes() - dense_.shard.nbytes();
+    dense_.full = dense_.received;
+  }
+  if (nf4_.numel > 0) {
+    {
+      const ProfileScope profile("fsdp.gather");
+      nf4_.pending.wait();
+    }
+    if (sharded_) stats_.bytes_received += nf4_.received.nbytes() - nf4_.shard.nbytes();
+    const auto per_rank = nf4_.received.view({ranks(), -1});  // packed codes and scales of each rank
+    nf4_.full = torch::empty({ranks() * nf4_.shard_numel}, dense_.shard.options());
+    hold(nf4_.full.nbytes());
+    {
+      const ProfileScope profile("fsdp.dequantize");
+      for (int64_t r = 0; r < ranks(); ++r) {
+        auto out = nf4_.full.narrow(0, r * nf4_.shard_numel, nf4_.shard_numel);
+        dequantize_nf4_into(nf4_unpack(per_rank[r], nf4_.shard_numel), out);
+      }
+    }
+    if (sharded_) hold(-nf4_.received.nbytes());
+    nf4_.received = torch::Tensor();
+  }
+}
+
+void FsdpUnit::prefetch() {
+  if (gathered() || prefetching()) return;
+  try {
+    start_gather();
+  } catch (const c10::Error& e) {
+    release();
+    fail("FSDP unit '{}': gathering its weights failed: {}", name_, e.what_without_backtrace());
   }
 }
 
 const std::vector<torch::Tensor>& FsdpUnit::gather() {
   if (gathered()) fail("FSDP unit '{}' is already gathered (missing release())", name_);
-  torch::NoGradGuard no_grad;
   try {
-    if (dense_.numel > 0) gather_dense();
-    if (nf4_.numel > 0) gather_quantized();
+    if (!prefetching()) start_gather();
+    finish_gather();
   } catch (const c10::Error& e) {
     release();
     fail("FSDP unit '{}': gathering its weights failed: {}", name_, e.what_without_backtrace());
@@ -132,8 +170,14 @@ const std::vector<torch::Tensor>& FsdpUnit::gather() {
 
 void FsdpUnit::release() {
   views_.clear();
-  dense_.full = torch::Tensor();
-  nf4_.full = torch::Tensor();
+  for (Part* part : {&dense_, &nf4_}) {
+    // A prefetch nobody consumed still has to complete: the other ranks take part in it.
+    PendingCollective pending = std::move(part->pending);
+    part->received = torch::Tensor();
+    part->full = torch::Tensor();
+    pending.wait();
+  }
+  hold(-held_bytes_);
 }
 
 namespace {
@@ -141,6 +185,7 @@ namespace {
 // What backward needs besides the saved tensors; held in the autograd context as a capsule.
 struct UnitCall : torch::CustomClassHolder {
   FsdpUnit* unit = nullptr;
+  FsdpPrefetch prefetch;
   UnitComputation fn;
   c10::optional<at::Generator> generator;  // whose state replays dropout in the recompute
   torch::Tensor rng_state;
@@ -153,9 +198,12 @@ c10::optional<at::Generator> generator_for(const torch::Device& device) {
   return c10::nullopt;
 }
 
-// Gathers the unit for the lifetime of the guard, releasing it on every path (exceptions too).
+// Gathers the unit for the lifetime of the guard, releasing it on every path (exceptions too), and
+// starts the gather of the unit that runs next, which then moves while this one computes.
 struct GatherGuard {
-  explicit GatherGuard(FsdpUnit& u) : unit(u), weights(u.gather()) {}
+  GatherGuard(FsdpUnit& u, FsdpUnit* next) : unit(u), weights(u.gather()) {
+    if (next != nullptr && next != &u) next->prefetch();
+  }
   ~GatherGuard() { unit.release(); }
   FsdpUnit& unit;
   const std::vector<torch::Tensor>& weights;
@@ -172,7 +220,7 @@ class FsdpCheckpointFunction : public torch::autograd::Function<FsdpCheckpointFu
     }
     torch::Tensor output;
     {
-      GatherGuard gathered(*call->unit);
+      GatherGuard gathered(*call->unit, call->prefetch.forward);
       output = call->fn(gathered.weights, input, trainable);
     }
     std::vector<torch::Tensor> saved = {input};
@@ -198,7 +246,7 @@ class FsdpCheckpointFunction : public torch::autograd::Function<FsdpCheckpointFu
     std::vector<torch::Tensor> inputs, grads;
     {
       torch::AutoGradMode enable(true);
-      GatherGuard gathered(*call->unit);
+      GatherGuard gathered(*call->unit, call->prefetch.backward);
       torch::Tensor output;
       {
         const ProfileScope profile("fsdp.recompute");
@@ -227,15 +275,16 @@ class FsdpCheckpointFunction : public torch::autograd::Function<FsdpCheckpointFu
 }  // namespace
 
 torch::Tensor fsdp_checkpointed_call(FsdpUnit& unit, UnitComputation fn, const torch::Tensor& input,
-                                     const std::vector<torch::Tensor>& trainable) {
+                                     const std::vector<torch::Tensor>& trainable, FsdpPrefetch prefetch) {
   bool needs_grad = torch::GradMode::is_enabled() && input.requires_grad();
   for (const auto& t : trainable) needs_grad = needs_grad || (torch::GradMode::is_enabled() && t.requires_grad());
   if (!needs_grad) {
-    GatherGuard gathered(unit);
+    GatherGuard gathered(unit, prefetch.forward);
     return fn(gathered.weights, input, trainable);
   }
   auto call = c10::make_intrusive<UnitCall>();
   call->unit = &unit;
+  call->prefetch = prefetch;
   call->fn = std::move(fn);
   call->generator = generator_for(input.device());
   // A TensorList (not a vector) so that autograd sees each trainable tensor as an input.

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "distributed/collective_check.h"
 #include "distributed/mpi_context.h"
+#include "distributed/mpi_progress_thread.h"
 
 namespace llamarec {
 namespace {
@@ -58,10 +59,15 @@ int mpi_count(const char* op, int64_t count) {
 MpiCommunicator::MpiCommunicator(MPI_Comm comm) : Communicator(std::make_unique<CollectiveCheck>(comm)) {
   mpiCheck(MPI_Comm_dup(comm, &comm_));
   mpiCheck(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+  mpiCheck(MPI_Comm_dup(comm, &async_comm_));
+  mpiCheck(MPI_Comm_set_errhandler(async_comm_, MPI_ERRORS_RETURN));
 }
 
 MpiCommunicator::~MpiCommunicator() {
-  if (comm_ != MPI_COMM_NULL && MpiContext::initialized()) MPI_Comm_free(&comm_);
+  progress_.reset();  // completes what it still holds before its communicator goes
+  if (!MpiContext::initialized()) return;
+  if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  if (async_comm_ != MPI_COMM_NULL) MPI_Comm_free(&async_comm_);
 }
 
 std::string MpiCommunicator::dtype_problem(torch::ScalarType dtype, bool reduces) const {
@@ -89,6 +95,23 @@ void MpiCommunicator::run_all_gather(const torch::Tensor& shard, torch::Tensor& 
   const MPI_Datatype type = move_type(shard.element_size());
   const int count = mpi_count("all_gather", shard.numel());
   mpiCheck(MPI_Allgather(shard.data_ptr(), count, type, full.data_ptr(), count, type, comm_));
+}
+
+std::function<void()> MpiCommunicator::start_all_gather(const torch::Tensor& shard, torch::Tensor& full) {
+  int level = MPI_THREAD_SINGLE;
+  mpiCheck(MPI_Query_thread(&level));
+  if (level < MPI_THREAD_MULTIPLE || size() == 1) return Communicator::start_all_gather(shard, full);
+  if (!progress_) progress_ = std::make_unique<MpiProgressThread>(async_comm_);
+  const MPI_Datatype type = move_type(shard.element_size());
+  const int count = mpi_count("all_gather", shard.numel());
+  const void* send = shard.data_ptr();
+  void* recv = full.data_ptr();
+  auto done = std::make_shared<std::future<void>>(progress_->submit([=](MPI_Comm comm) {
+    MPI_Request request = MPI_REQUEST_NULL;
+    mpiCheck(MPI_Iallgather(send, count, type, recv, count, type, comm, &request));
+    return request;
+  }));
+  return [done] { done->get(); };
 }
 
 void MpiCommunicator::run_reduce_scatter(const torch::Tensor& full, torch::Tensor& shard, ReduceOp op) {

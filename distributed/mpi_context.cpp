@@ -28,8 +28,9 @@ MpiContext::MpiContext(int* argc, char*** argv) {
   mpiCheck(MPI_Initialized(&already));
   if (!already) {
     int provided = 0;
-    // FUNNELED: only the main thread calls MPI (LibTorch's intra-op threads never do).
-    mpiCheck(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    // MULTIPLE: FSDP's prefetched gathers run on a progress thread (MpiProgressThread) while the
+    // main thread makes other MPI calls. A library that provides less gets synchronous gathers.
+    mpiCheck(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
     owns_ = true;
   }
   // Errors come back as codes so that mpiCheck can turn them into exceptions with a message.

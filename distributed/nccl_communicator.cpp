@@ -127,6 +127,7 @@ class NcclCommunicator : public Communicator {
     watchdog_->watch("ncclCommInitRank", [initialised] { return initialised->load(); });
     comm_ = nccl_call("ncclCommInitRank", [&] { return nccl::comm_init_rank(size(), id, rank()); });
     initialised->store(true);
+    stream_ = nccl_call("cudaStreamCreateWithFlags", [] { return nccl::stream_create(); });
   }
 
   ~NcclCommunicator() override {
@@ -136,46 +137,43 @@ class NcclCommunicator : public Communicator {
     } catch (const std::exception&) {
       // Destruction during unwinding: the communicator is unusable either way.
     }
+    nccl::stream_destroy(stream_);
   }
 
   const char* backend() const override { return "nccl"; }
 
  protected:
   void run_all_reduce(torch::Tensor& tensor, ReduceOp op) override {
-    void* stream = current_stream(device());
-    nccl_call("all_reduce", [&] {
+    wait_on_current(enqueue("all_reduce", [&](void* stream) {
       nccl::all_reduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()),
                        nccl_op(op), comm_, stream);
-    });
-    watch("all_reduce", stream);
+    }));
     if (op == ReduceOp::kAvg && !nccl::has_avg()) tensor.div_(size());
   }
 
   // Moves copy bytes, so every dtype travels.
   void run_all_gather(const torch::Tensor& shard, torch::Tensor& full) override {
-    void* stream = current_stream(device());
-    nccl_call("all_gather", [&] {
-      nccl::all_gather(shard.data_ptr(), full.data_ptr(), shard.nbytes(), nccl::DataType::kUInt8, comm_, stream);
-    });
-    watch("all_gather", stream);
+    wait_on_current(start_all_gather_event(shard, full));
+  }
+
+  std::function<void()> start_all_gather(const torch::Tensor& shard, torch::Tensor& full) override {
+    auto done = start_all_gather_event(shard, full);
+    // The stream that reads `full` is the one current when wait() is called.
+    return [this, done] { wait_on_current(done); };
   }
 
   void run_reduce_scatter(const torch::Tensor& full, torch::Tensor& shard, ReduceOp op) override {
-    void* stream = current_stream(device());
-    nccl_call("reduce_scatter", [&] {
+    wait_on_current(enqueue("reduce_scatter", [&](void* stream) {
       nccl::reduce_scatter(full.data_ptr(), shard.data_ptr(), shard.numel(), nccl_type(full.scalar_type()), nccl_op(op),
                            comm_, stream);
-    });
-    watch("reduce_scatter", stream);
+    }));
     if (op == ReduceOp::kAvg && !nccl::has_avg()) shard.div_(size());
   }
 
   void run_broadcast(torch::Tensor& tensor, int root) override {
-    void* stream = current_stream(device());
-    nccl_call("broadcast", [&] {
+    wait_on_current(enqueue("broadcast", [&](void* stream) {
       nccl::broadcast(tensor.data_ptr(), tensor.nbytes(), nccl::DataType::kUInt8, root, comm_, stream);
-    });
-    watch("broadcast", stream);
+    }));
   }
 
   std::string dtype_problem(torch::ScalarType dtype, bool reduces) const override {
@@ -203,6 +201,31 @@ class NcclCommunicator : public Communicator {
     watchdog_ = std::make_unique<AsyncWatchdog>(timeout, std::chrono::milliseconds(100), std::move(hooks));
   }
 
+  using Event = std::shared_ptr<void>;
+
+  // Every collective runs on this communicator's own stream, as PyTorch's ProcessGroupNCCL does:
+  // NCCL does not promise that two operations of one communicator on different streams progress
+  // together, and one stream keeps them in issue order on every rank. The stream first waits for
+  // the work the current stream has queued (the inputs); the returned event marks completion.
+  template <class F>
+  Event enqueue(const char* op, F&& launch) {
+    const Event ready(nccl::event_record(current_stream(device())), nccl::event_destroy);
+    nccl::stream_wait_event(stream_, ready.get());
+    nccl_call(op, [&] { launch(stream_); });
+    watch(op, stream_);
+    return Event(nccl::event_record(stream_), nccl::event_destroy);
+  }
+
+  Event start_all_gather_event(const torch::Tensor& shard, torch::Tensor& full) {
+    return enqueue("all_gather", [&](void* stream) {
+      nccl::all_gather(shard.data_ptr(), full.data_ptr(), shard.nbytes(), nccl::DataType::kUInt8, comm_, stream);
+    });
+  }
+
+  // Orders the current stream after `done`: what it computes next sees the collective's output,
+  // and memory freed afterwards is not reused before the collective finished with it.
+  void wait_on_current(const Event& done) { nccl::stream_wait_event(current_stream(device()), done.get()); }
+
   // An event after the collective on `stream`, polled by the watchdog until it completes.
   void watch(const char* op, void* stream) {
     std::shared_ptr<void> event(nccl::event_record(stream), nccl::event_destroy);
@@ -210,6 +233,7 @@ class NcclCommunicator : public Communicator {
   }
 
   std::atomic<void*> comm_{nullptr};
+  void* stream_ = nullptr;  // cudaStream_t of every collective of this communicator
   int64_t collectives_ = 0;
   std::unique_ptr<AsyncWatchdog> watchdog_;
 };

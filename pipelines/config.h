@@ -292,11 +292,16 @@ struct BuiltinLlamaConfig {
 
 struct FsdpConfig {
   bool shard = true;
+  bool prefetch = false;
 
   template <class V>
   void visit(V& v) {
     v("shard", shard,
       "shard the frozen base weights 1/N per rank (gathered per layer); false replicates them (no gathers)");
+    v("prefetch", prefetch,
+      "start each layer's all-gather while the layer before it computes (two layers gathered at once); off by "
+      "default: on CPU ranks the gather's copy competes with the compute for the same cores and it measured no "
+      "faster (README, Performance)");
   }
 };
 

@@ -53,6 +53,7 @@ RankerSetup make_ranker_setup(const Config& config, Communicator& comm, const st
   s.prompt_options.max_text_tokens = rc.max_text_tokens;
   s.model = ShardedLlama::load(s.base_model, comm, ranker_dtype(config, comm.device()), comm.device(),
                                config.fsdp.shard, rc.quantization);
+  s.model->set_prefetch(config.fsdp.prefetch);
   if (s.tokenizer->vocab_size() != s.model->config().vocab_size)
     fail("{}: tokenizer has {} pieces but the model's vocab_size is {}", tokenizer_path, s.tokenizer->vocab_size(),
          s.model->config().vocab_size);

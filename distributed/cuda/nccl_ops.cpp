@@ -167,6 +167,20 @@ void event_destroy(void* event) {
   if (event != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(event));
 }
 
+void stream_wait_event(void* stream, void* event) {
+  cudaCheck(cudaStreamWaitEvent(as_stream(stream), static_cast<cudaEvent_t>(event), 0));
+}
+
+void* stream_create() {
+  cudaStream_t stream = nullptr;
+  cudaCheck(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  return stream;
+}
+
+void stream_destroy(void* stream) {
+  if (stream != nullptr) cudaStreamDestroy(as_stream(stream));
+}
+
 void all_reduce(const void* send, void* recv, size_t count, DataType type, RedOp op, void* comm, void* stream) {
   ncclCheck(ncclAllReduce(send, recv, count, to_nccl(type), to_nccl(op), as_comm(comm), as_stream(stream)));
 }

@@ -40,6 +40,11 @@ std::string comm_async_error(void* comm);
 void* event_record(void* stream);
 bool event_done(void* event);
 void event_destroy(void* event);
+// Work enqueued on `stream` after this call waits until `event` (as recorded by now) has completed.
+void stream_wait_event(void* stream, void* event);
+// A non-blocking stream (no implicit sync with the legacy default stream) on the current device.
+void* stream_create();
+void stream_destroy(void* stream);
 
 // Enqueued on `stream` (a cudaStream_t); `count`s are elements of `type`. In place when send == recv.
 void all_reduce(const void* send, void* recv, size_t count, DataType type, RedOp op, void* comm, void* stream);

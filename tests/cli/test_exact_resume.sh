@@ -3,7 +3,8 @@
 # moments, and once in the middle of a checkpoint write, restarted after each kill, and must end
 # with byte-identical files to an uninterrupted run with the same seed: the best model and the
 # last training state (parameters, optimizer moments, every rank's generator). The retriever, and the
-# ranker on the built-in tiny Llama. Args: the llamarec binary, the source tree.
+# ranker on the built-in tiny Llama; then the ranker with fsdp.prefetch on, which must give the same
+# bytes as well. Args: the llamarec binary, the source tree.
 set -uo pipefail
 bin="$1"
 root="$2"
@@ -59,4 +60,16 @@ kill_and_resume() {
 prepare_inputs
 kill_and_resume retriever train-retriever retriever.safetensors.state 25 retriever.safetensors
 kill_and_resume ranker train-ranker ranker_adapter.state 3 ranker_adapter/adapter_model.safetensors
+
+# fsdp.prefetch changes when each layer's all-gather starts, nothing else: the same bytes as the
+# uninterrupted ranker run.
+if np2 train-ranker -c "$tmp/tiny.toml" --set run.dir="$tmp/ranker-prefetch" --set fsdp.prefetch=true \
+  >"$tmp/ranker-prefetch.log" 2>&1; then
+  last="ranker_adapter.state/$(ls "$tmp/ranker-ref/ranker_adapter.state" | sort | tail -1)"
+  same_files "ranker with fsdp.prefetch = true" "$tmp/ranker-ref" "$tmp/ranker-prefetch" \
+    ranker_adapter/adapter_model.safetensors "$last/parameters.safetensors" "$last/optimizer.safetensors"
+else
+  problem "ranker with fsdp.prefetch = true failed"
+  tail -20 "$tmp/ranker-prefetch.log"
+fi
 finish

@@ -92,6 +92,38 @@ TEST_F(CommunicatorMpi, AllGatherIntoFlatBufferHoldingTheShard) {
   expect_reduced(full, torch::cat(shards), "flat buffer");
 }
 
+TEST_F(CommunicatorMpi, AsyncAllGathersInFlightTogetherEqualTheBlockingOne) {
+  // Two gathers in flight, a blocking all-reduce between start and wait, waits in reverse order:
+  // what FSDP's prefetch does (the progress thread's communicator is not the blocking one's).
+  const auto first = all_inputs({5, 3}, torch::kFloat32);
+  const auto second = all_inputs({7}, torch::kBFloat16);
+  torch::Tensor full_first, full_second;
+  auto pending_first = comm->all_gather_async(first[comm->rank()], full_first);
+  auto pending_second = comm->all_gather_async(second[comm->rank()], full_second);
+  EXPECT_EQ(full_first.sizes(), torch::IntArrayRef({5 * comm->size(), 3}));  // allocated at start
+  torch::Tensor sum = torch::ones({4});
+  comm->all_reduce(sum, ReduceOp::kSum);
+  EXPECT_TRUE(torch::equal(sum, torch::full({4}, static_cast<float>(comm->size()))));
+  pending_second.wait();
+  pending_first.wait();
+  EXPECT_FALSE(pending_first.pending());
+  expect_reduced(full_first, torch::cat(first, 0), "first");
+  expect_reduced(full_second, torch::cat(second, 0), "second");
+
+  // A strided target is filled at wait(); an unwaited gather completes when its handle goes.
+  torch::Tensor strided = torch::zeros({3, 5 * comm->size()}).t();
+  { auto pending = comm->all_gather_async(first[comm->rank()], strided); }
+  expect_reduced(strided, torch::cat(first, 0), "strided, waited by the destructor");
+}
+
+TEST_F(CommunicatorMpi, AsyncAllGatherChecksItsArgumentsWhenItStarts) {
+  const bool bad = comm->rank() == comm->size() - 1;
+  torch::Tensor full = torch::zeros({3 * comm->size() + (bad ? 1 : 0)});
+  const std::string message = error_of([&] { auto pending = comm->all_gather_async(torch::ones({3}), full); });
+  EXPECT_THAT(message, HasSubstr(fmt::format("all_gather: full is float32 [{}] on cpu", 3 * comm->size() + 1)));
+  comm->barrier();
+}
+
 TEST_F(CommunicatorMpi, ZeroDimShardsGatherIntoAVector) {
   torch::Tensor full;
   comm->all_gather(torch::tensor(static_cast<int64_t>(10 * comm->rank())), full);

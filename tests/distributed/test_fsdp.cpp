@@ -369,6 +369,71 @@ TEST(FsdpLlamaMultiRank, Nf4ShardedTrainingEqualsOneRank) {
   expect_sharded_training_equals_one_rank(WeightQuantization::kNf4);
 }
 
+// Prefetch changes when gathers start, nothing else: the same loss and LoRA gradients to the bit,
+// the same number of gathers, and at most two units gathered at once (one without it). A prefetch
+// that nothing consumes (a forward without the head) completes on the next gather or at the end.
+TEST(FsdpLlamaMpi, PrefetchGivesTheSameStepWithAtMostTwoUnitsGathered) {
+  for (const auto quantization : {WeightQuantization::kNone, WeightQuantization::kNf4}) {
+    SCOPED_TRACE(quantization == WeightQuantization::kNf4 ? "nf4" : "fp32");
+    MpiCommunicator comm;
+    TempDir tmp;
+    auto config = tiny_config();
+    config.hidden_size = 64;
+    config.intermediate_size = 176;
+    write_random_model(tmp / "m", config, 41);
+    const auto [ids, mask] = left_padded_batch(config.vocab_size, {0, 2, 1}, 10, 5);
+    struct Result {
+      torch::Tensor loss;
+      std::vector<torch::Tensor> grads;
+      int64_t gathers = 0;
+      int64_t peak = 0;
+    };
+    // The most one unit can hold gathered: every rank's values in fp32 (padding included) plus all
+    // that its all-gathers received (NF4's packed codes live until dequantized).
+    int64_t largest_unit = 0;
+    const auto footprint = [&](const FsdpUnit& unit) {
+      return unit.shard_numel() * comm.size() * 4 + unit.gathered_bytes();
+    };
+    const auto run = [&](bool prefetch) {
+      auto model = ShardedLlama::load((tmp / "m").string(), comm, torch::kFloat32, torch::kCPU, true, quantization);
+      model->set_prefetch(prefetch);
+      LoraConfig lora;
+      lora.dropout = 0.1;  // the recompute replays dropout: prefetching must not disturb the generator
+      model->apply_lora(lora, 3);
+      randomise_lora(model->lora_tensors(), 9);
+      {
+        torch::NoGradGuard no_grad;
+        model->forward_hidden(ids, mask, false);  // leaves the head's gather in flight when prefetching
+      }
+      EXPECT_EQ(model->root_unit().prefetching(), prefetch);
+      model->reset_stats();
+      torch::manual_seed(11);
+      Result r;
+      r.loss = last_two_loss(*model, ids, mask);
+      r.loss.backward();
+      for (const auto& p : model->lora_parameters()) r.grads.push_back(p.grad().clone());
+      r.gathers = model->stats().gathers;
+      r.peak = model->peak_gathered_bytes();
+      for (int64_t i = 0; i < config.num_hidden_layers; ++i)
+        largest_unit = std::max(largest_unit, footprint(model->layer_unit(i)));
+      largest_unit = std::max(largest_unit, footprint(model->root_unit()));
+      {
+        torch::NoGradGuard no_grad;
+        model->forward_hidden(ids, mask, false);  // the model goes with this prefetch in flight
+      }
+      return r;
+    };
+    const Result off = run(false), on = run(true);
+    EXPECT_TRUE(torch::equal(off.loss, on.loss)) << off.loss.item<double>() << " vs " << on.loss.item<double>();
+    ASSERT_EQ(off.grads.size(), on.grads.size());
+    for (size_t i = 0; i < off.grads.size(); ++i) EXPECT_TRUE(torch::equal(off.grads[i], on.grads[i])) << i;
+    EXPECT_EQ(off.gathers, on.gathers);
+    EXPECT_LE(off.peak, largest_unit);
+    EXPECT_GT(on.peak, off.peak);
+    EXPECT_LE(on.peak, 2 * largest_unit);
+  }
+}
+
 TEST(FsdpLlamaMpi, LoraLearnsAFixedBatch) {
   MpiCommunicator comm;
   TempDir tmp;
