@@ -22,8 +22,6 @@
 #include "core/cpu_runtime.h"
 #include "core/error.h"
 #include "core/logging.h"
-#include "distributed/mpi_communicator.h"
-#include "distributed/mpi_context.h"
 #include "models/llama_config.h"
 #include "pipelines/config.h"
 #include "pipelines/train_ranker.h"
@@ -110,13 +108,4 @@ int run(int argc, char** argv, Communicator& comm) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  MpiContext mpi(&argc, &argv);
-  MpiCommunicator comm;
-  try {
-    return run(argc, argv, comm);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "bench_ranker_train: {}\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return run_mpi_benchmark(argc, argv, "bench_ranker_train", run); }

@@ -18,26 +18,37 @@ class RankingMetrics {
  public:
   explicit RankingMetrics(std::vector<int64_t> ks);
 
-  // scores: [B, C]; label: [B] index of the relevant column. Rank = 1 + number of columns with a
-  // strictly higher score, so exact ties count in the user's favour (the reference's argsort puts
-  // tied items in arbitrary order; with float scores ties practically never happen).
+  // scores: [B, C]; label: [B] index of the relevant column. Ties never favour the answer: with h
+  // columns strictly higher and t others equal to it, its rank is taken as uniform on h+1 .. h+1+t
+  // and the expected metrics are added (what a random tie-break scores on average; a model that
+  // gives every candidate the same score scores random_order_metrics). The reference's argsort
+  // breaks ties by position, which favours whatever order the candidates came in.
   void add_scores(const torch::Tensor& scores, const torch::Tensor& label);
   // rank: [B] 1-based rank of the relevant item; rank <= 0 means "not ranked" (a miss at every k).
   void add_ranks(const torch::Tensor& rank);
 
   const std::vector<int64_t>& ks() const { return ks_; }
   int64_t count() const { return count_; }
-  // [3 * |ks| + 1] float64: MRR@k..., NDCG@k..., Recall@k..., count. All-reduce (sum) this and
-  // load it back with set_sums() to combine ranks.
+  // [6 * |ks| + 1] float64: the per-user sums of MRR@k..., NDCG@k..., Recall@k..., then of their
+  // squares in the same order, then the count. All-reduce (sum) this and load it back with
+  // set_sums() to combine ranks.
   torch::Tensor sums() const;
   void set_sums(const torch::Tensor& sums);
 
   // {"MRR@10": ..., "NDCG@10": ..., "Recall@10": ...}; zeros when count is 0.
   MetricMap means() const;
+  // The standard error of each mean over users: sqrt(sample variance / count); zeros below 2 users.
+  MetricMap standard_errors() const;
 
  private:
+  // One user whose rank is uniform on best .. worst (1-based).
+  // (rank <= 0: a miss at every k.)
+  void add_rank_range(int64_t best, int64_t worst);
+  size_t n() const { return ks_.size(); }
+  std::string metric_name(size_t metric, size_t k_index) const;
+
   std::vector<int64_t> ks_;
-  std::vector<double> mrr_, ndcg_, recall_;
+  std::vector<double> sums_;  // layout of sums() without the count
   int64_t count_ = 0;
 };
 

@@ -137,9 +137,12 @@ void ShardedLlama::load_adapter(const std::string& dir) {
 }
 
 torch::Tensor ShardedLlama::forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                                           bool training, PositionMode positions) {
+                                           bool training, PositionMode positions, KVCache* cache) {
   if (input_ids.dim() != 2) fail("input_ids must be [batch, length], got [{}]", fmt::join(input_ids.sizes(), "x"));
+  // Recompute in backward would append to the cache a second time.
+  if (cache != nullptr && torch::GradMode::is_enabled()) fail("ShardedLlama: a KV cache is for inference only");
   const int64_t batch = input_ids.size(0), length = input_ids.size(1);
+  const int64_t past = cache != nullptr ? cache->length() : 0;
   const auto ids = input_ids.to(device_);
   const auto mask = attention_mask.defined() ? attention_mask.to(device_) : attention_mask;
   // Forward runs root, layer 0 .. N-1, root (the head); backward the reverse.
@@ -162,7 +165,7 @@ torch::Tensor ShardedLlama::forward_hidden(const torch::Tensor& input_ids, const
       ids, {}, embedding_prefetch);  // [B, L, D]
   // Shared by every layer's forward and recompute; the closures keep it alive until backward.
   auto context = std::make_shared<LayerContext>(
-      make_layer_context(config_, mask, {}, positions, batch, 0, length, dtype_, device_, nullptr, training));
+      make_layer_context(config_, mask, {}, positions, batch, past, length, dtype_, device_, cache, training));
   const double scaling = has_lora() ? lora_config_.scaling() : 0.0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     std::vector<torch::Tensor> trainable;
@@ -204,8 +207,8 @@ torch::Tensor ShardedLlama::logits(const torch::Tensor& hidden, const torch::Ten
                              const std::vector<torch::Tensor>&) {
     const ProfileScope profile("llama.head");
     auto head = tied ? w[0] : w[2];  // [V, D]
-    if (ids.defined()) head = head.index_select(0, ids);
-    return torch::linear(rms_norm(h, w[1], eps), head);
+    if (!ids.defined()) return torch::linear(rms_norm(h, w[1], eps), head);
+    return torch::linear(rms_norm(h, w[1], eps).to(torch::kFloat32), head.index_select(0, ids).to(torch::kFloat32));
   };
   FsdpPrefetch prefetch;  // the head's backward is followed by the last layer's
   if (prefetch_ && !layers_.empty()) prefetch.backward = layers_.back().get();

@@ -18,6 +18,7 @@
 #include "distributed/communicator.h"
 #include "distributed/fsdp_unit.h"
 #include "models/llama_config.h"
+#include "models/llama_kv_cache.h"
 #include "models/llama_rope.h"
 #include "models/lora_config.h"
 #include "models/nf4.h"
@@ -53,11 +54,14 @@ class ShardedLlama {
   void load_adapter(const std::string& dir);
 
   // input_ids / attention_mask [B, L] (left padding; mask may be undefined) -> the last decoder
-  // layer's output [B, L, D] (before the final norm). `training` enables LoRA dropout.
+  // layer's output [B, L, D] (before the final norm). `training` enables LoRA dropout. With a
+  // `cache` (inference only, no autograd) the tokens continue the cached ones: the mask then covers
+  // cached + new tokens, [B, S + L], and each layer appends its keys and values.
   torch::Tensor forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool training,
-                               PositionMode positions = PositionMode::kArange);
-  // Final norm + lm_head for chosen rows only: hidden [M, D] -> logits [M, V], or [M, |vocab_ids|]
-  // when vocab_ids [C] is given (the verbalizer reads only the candidate letters' rows).
+                               PositionMode positions = PositionMode::kArange, KVCache* cache = nullptr);
+  // Final norm + lm_head for chosen rows only: hidden [M, D] -> logits [M, V] in the compute dtype,
+  // or [M, |vocab_ids|] in float32 when vocab_ids [C] is given (the verbalizer reads only the
+  // candidate letters' rows; bf16 would tie letters: its step is 0.06-0.125 at logits of 10-30).
   torch::Tensor logits(const torch::Tensor& hidden, const torch::Tensor& vocab_ids = {});
 
   const LlamaConfig& config() const { return config_; }

@@ -33,6 +33,15 @@ std::pair<torch::Tensor, torch::Tensor> KVCache::update(int64_t layer, const tor
   return {slot.k.slice(2, 0, needed), slot.v.slice(2, 0, needed)};
 }
 
+void KVCache::repeat_batch(int64_t times) {
+  if (times < 1) fail("KV cache: cannot repeat the batch {} times", times);
+  for (auto& slot : slots_) {
+    if (!slot.k.defined()) continue;
+    slot.k = slot.k.slice(2, 0, slot.length).repeat_interleave(times, 0);
+    slot.v = slot.v.slice(2, 0, slot.length).repeat_interleave(times, 0);
+  }
+}
+
 void KVCache::clear() {
   for (auto& slot : slots_) slot = Slot{};
 }

@@ -18,6 +18,9 @@ class KVCache {
   // [B, Hkv, S, Dh] views valid until the next update of that layer.
   std::pair<torch::Tensor, torch::Tensor> update(int64_t layer, const torch::Tensor& k, const torch::Tensor& v);
   void clear();
+  // Every batch row repeated `times` times in place (row b becomes rows b*times .. b*times+times-1):
+  // one prompt prefix, computed once, shared by several continuations.
+  void repeat_batch(int64_t times);
 
  private:
   struct Slot {

@@ -397,6 +397,7 @@ void validate_config(const Config& c) {
   require(k.checkpoint_interval >= 0, c, "ranker.checkpoint_interval", ">= 0 (0 = at validations only)");
   require(k.max_bad_steps >= 1, c, "ranker.max_bad_steps", ">= 1");
   require(k.val_users >= 0, c, "ranker.val_users", ">= 0 (0 = every user of the val subset)");
+  require(k.permutations >= 0 && k.permutations <= 64, c, "ranker.permutations", "in [0, 64]");
   require(k.max_history >= 1, c, "ranker.max_history", ">= 1");
   require(k.max_title_tokens >= 1, c, "ranker.max_title_tokens", ">= 1");
   require(k.max_text_tokens >= 16, c, "ranker.max_text_tokens", ">= 16");

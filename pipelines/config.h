@@ -25,6 +25,7 @@ namespace llamarec {
 
 enum class ComputeDtype { kAuto, kFloat32, kBFloat16 };
 enum class LetterIds { kNewline, kDummyPrefix };
+enum class CandidateOrderChoice { kRetriever, kShuffled };
 enum class CollectiveBackend { kAuto, kMpi, kNccl };
 enum class DeviceChoice { kAuto, kCpu, kCuda };
 // TextEncoding: core/text_encoding.h
@@ -42,6 +43,8 @@ LLAMAREC_CONFIG_ENUM(PositionMode, {PositionMode::kArange, "arange"}, {PositionM
 LLAMAREC_CONFIG_ENUM(ComputeDtype, {ComputeDtype::kAuto, "auto"}, {ComputeDtype::kFloat32, "float32"},
                      {ComputeDtype::kBFloat16, "bfloat16"});
 LLAMAREC_CONFIG_ENUM(LetterIds, {LetterIds::kNewline, "newline"}, {LetterIds::kDummyPrefix, "dummy_prefix"});
+LLAMAREC_CONFIG_ENUM(CandidateOrderChoice, {CandidateOrderChoice::kRetriever, "retriever"},
+                     {CandidateOrderChoice::kShuffled, "shuffled"});
 LLAMAREC_CONFIG_ENUM(CollectiveBackend, {CollectiveBackend::kAuto, "auto"}, {CollectiveBackend::kMpi, "mpi"},
                      {CollectiveBackend::kNccl, "nccl"});
 LLAMAREC_CONFIG_ENUM(TextEncoding, {TextEncoding::kAuto, "auto"}, {TextEncoding::kUtf8, "utf-8"},
@@ -221,6 +224,10 @@ struct RankerConfig {
   int64_t num_candidates = 20;
   LetterIds letter_ids = LetterIds::kNewline;
   PositionMode positions = PositionMode::kArange;
+  CandidateOrderChoice val_order = CandidateOrderChoice::kShuffled;
+  int64_t permutations = 0;
+  bool calibrate = false;
+  bool fuse_retriever = false;
   std::string adapter = "ranker_adapter";
 
   template <class V>
@@ -257,6 +264,17 @@ struct RankerConfig {
       "verbalizer ids: newline (the letter tokens as they follow \"\\n\", i.e. the trained ones) or "
       "dummy_prefix (encode(letter), what the reference code reads)");
     v("positions", positions, "position ids of left-padded prompts: arange (HF 4.33, the reference) or from_mask");
+    v("val_order", val_order,
+      "candidate order of the validations that select the best adapter: shuffled (a seeded shuffle per user, so "
+      "that the letter prior cannot pass for ranking) or retriever (the reference's)");
+    v("permutations", permutations,
+      "evaluation: 0 = candidates in retriever order (the reference); K >= 1 = the mean letter log-probabilities "
+      "of K seeded shuffles per user (order-robust; the history part of the prompt runs once per user)");
+    v("calibrate", calibrate,
+      "evaluation: subtract the letter prior, estimated on validation prompts in shuffled order (contextual "
+      "calibration)");
+    v("fuse_retriever", fuse_retriever,
+      "evaluation: add w x the retriever's log-probabilities over the candidates, w chosen on validation NDCG@10");
     v("adapter", adapter, "best LoRA adapter in PEFT format (a directory; relative paths are inside run.dir)");
   }
 };

@@ -5,20 +5,9 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "pipelines/training/seed_policy.h"
 
 namespace llamarec {
-
-namespace {
-
-// SplitMix64: decorrelates the per-example seeds.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 std::vector<RankerExample> make_ranker_train_examples(const SequenceDataset& shard, int64_t num_candidates,
                                                       uint64_t seed) {
@@ -40,8 +29,7 @@ std::vector<RankerExample> make_ranker_train_examples(const SequenceDataset& sha
             "(ranker.num_candidates is too large for {} items)",
             shard.path(), shard.global_user(local), available, i - 1, num_candidates - 1, num_items);
       }
-      std::mt19937_64 rng(mix(
-          mix(seed) ^ mix(static_cast<uint64_t>(shard.global_user(local)) * 1000003ULL + static_cast<uint64_t>(i))));
+      std::mt19937_64 rng(ranker_example_seed(seed, shard.global_user(local), i));
       std::uniform_int_distribution<int64_t> item(1, num_items);
       RankerExample ex;
       ex.local_user = local;
@@ -84,6 +72,8 @@ std::vector<RankerExample> make_ranker_eval_examples(const SequenceDataset& shar
   const auto users = part.user.contiguous();
   const auto items = part.items.contiguous();
   const auto labels = part.label.contiguous();
+  const auto scores = part.scores.to(torch::kFloat32).contiguous();
+  const auto* sc = scores.data_ptr<float>();
   const auto* u = users.data_ptr<int64_t>();
   const auto* it = items.data_ptr<int64_t>();
   const auto* lab = labels.data_ptr<int64_t>();
@@ -105,6 +95,7 @@ std::vector<RankerExample> make_ranker_eval_examples(const SequenceDataset& shar
     ex.candidates.assign(top, top + num_candidates);
     ex.answer = hit - top;
     ex.retriever_rank = ex.answer + 1;
+    ex.retriever_scores.assign(sc + row * k, sc + row * k + num_candidates);
     out.push_back(std::move(ex));
   }
   return out;

@@ -20,11 +20,12 @@
 namespace llamarec {
 
 struct RankerExample {
-  int64_t local_user = 0;           // in the shard
-  int64_t history_end = 0;          // history = the user's items[:history_end]
-  std::vector<int64_t> candidates;  // item ids in letter order
-  int64_t answer = 0;               // index of the target in candidates
-  int64_t retriever_rank = 0;       // eval: 1-based rank of the target in the retriever's list
+  int64_t local_user = 0;               // in the shard
+  int64_t history_end = 0;              // history = the user's items[:history_end]
+  std::vector<int64_t> candidates;      // item ids in letter order
+  int64_t answer = 0;                   // index of the target in candidates
+  int64_t retriever_rank = 0;           // eval: 1-based rank of the target in the retriever's list
+  std::vector<float> retriever_scores;  // eval: the retriever's score of each candidate
 };
 
 // This shard's training examples in (user, prefix) order.

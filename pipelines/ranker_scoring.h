@@ -6,9 +6,9 @@
 
 #include <vector>
 
-#include "core/ranking_metrics.h"
 #include "core/sequence_dataset.h"
 #include "distributed/fsdp_llama.h"
+#include "pipelines/candidate_orders.h"
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_prompt.h"
 
@@ -22,18 +22,23 @@ torch::Tensor ranker_loss_sum(ShardedLlama& model, const PromptBatch& batch, boo
 torch::Tensor verbalizer_scores(ShardedLlama& model, const PromptBatch& batch, const torch::Tensor& letter_ids,
                                 PositionMode positions);
 
-struct RankerEvaluation {
-  RankingMetrics ranker;     // over the examples (the valid retrieval subset)
-  RankingMetrics retriever;  // the retriever's own ranking of the same examples
-};
-
-// Scores this rank's examples (all ranks run the same number of forwards, padding with a dummy
-// prompt where one has run out, as the sharded layers need every rank), then all-reduces the
-// metric sums: identical for any number of ranks. `max_examples` > 0 keeps only the first that
-// many examples in global (user) order.
-RankerEvaluation evaluate_ranker(ShardedLlama& model, const PromptBuilder& prompts, const SequenceDataset& shard,
-                                 const std::vector<RankerExample>& examples, const torch::Tensor& letter_ids,
-                                 int64_t batch_size, const std::vector<int64_t>& ks, PositionMode positions,
-                                 int64_t max_examples = 0);
+// The verbalizer's letter logits of this rank's examples, each under each of its orders:
+// [E, O, C] float32 on the CPU, indexed by letter slot (slot s of order o showed the candidate
+// examples[e].candidates[orders[e][o][s]]). Every example has the same number of orders O.
+//
+// With O > 1 the prompts of one example agree up to where the first candidate line differs (the
+// instruction and the history, most of the tokens): that common prefix runs once per example into a
+// KV cache, which is then shared by the O continuations (`share_prefix`). The result equals O
+// independent forwards up to rounding: the positions count only real tokens, as without padding.
+//
+// All ranks run the same number of forwards (padding with a dummy prompt where one has run out), as
+// the sharded layers need every rank. `examples_per_forward` examples per step (each with O rows).
+// `max_examples` > 0 scores only the first that many examples in global (user) order; the rows of
+// the others are absent from the result (E = this rank's kept examples).
+torch::Tensor score_in_orders(ShardedLlama& model, const PromptBuilder& prompts, const SequenceDataset& shard,
+                              const std::vector<RankerExample>& examples,
+                              const std::vector<std::vector<CandidateOrder>>& orders, const torch::Tensor& letter_ids,
+                              int64_t examples_per_forward, PositionMode positions, int64_t max_examples = 0,
+                              bool share_prefix = true);
 
 }  // namespace llamarec

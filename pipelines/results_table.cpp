@@ -42,7 +42,16 @@ std::string format_results_table(const nlohmann::json& metrics) {
       out += fmt::format("  valid retrieval subset: {} of {} users ({:.1f} %) have their answer in the candidates\n",
                          subset, users, users > 0 ? 100.0 * subset / users : 0.0);
       out += row("  retriever order", ranker.value("retriever_subset", nlohmann::json::object()));
-      out += row("  LlamaRec ranker", ranker["subset"]);
+      const auto method = ranker.contains("method") && ranker["method"].is_object()
+                              ? ranker["method"].value("name", std::string("retriever order"))
+                              : std::string("retriever order");
+      out += row("  LlamaRec ranker (" + method + ")", ranker["subset"]);
+      // The controls: what the ranker scores apart from the order it was shown the candidates in.
+      if (ranker.contains("controls") && ranker["controls"].is_object()) {
+        for (const auto& [name, control] : ranker["controls"].items()) {
+          if (control.is_object() && control.contains("subset")) out += row("    control: " + name, control["subset"]);
+        }
+      }
       out += row("  random order (expected)", ranker.value("random_subset", nlohmann::json::object()));
       out += "  overall (subset metrics x subset share)\n";
       out += row("  retriever", ranker.value("retriever_overall", nlohmann::json::object()));

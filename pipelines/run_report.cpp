@@ -133,6 +133,12 @@ std::string write_run_report(const ReportPaths& paths) {
     if (ranker.contains("subset")) {
       md += markdown_row("retriever order, valid subset", ranker.value("retriever_subset", nlohmann::json::object()));
       md += markdown_row("LlamaRec ranker, valid subset", ranker["subset"]);
+      if (ranker.contains("controls") && ranker["controls"].is_object()) {
+        for (const auto& [name, control] : ranker["controls"].items()) {
+          if (control.is_object() && control.contains("subset"))
+            md += markdown_row("control: " + name + ", valid subset", control["subset"]);
+        }
+      }
       md += markdown_row("random order, valid subset (expected)",
                          ranker.value("random_subset", nlohmann::json::object()));
       md += markdown_row("retriever, overall", ranker.value("retriever_overall", nlohmann::json::object()));

@@ -31,24 +31,33 @@ bool operational(const std::string& key) {
   return false;
 }
 
-bool selected(const std::string& key, const std::vector<std::string>& patterns) {
-  for (const auto& p : patterns) {
-    if (p.back() == '.' ? key.compare(0, p.size(), p) == 0 : key == p) return true;
-  }
-  return false;
+// How specifically `pattern` names `key`: 0 = not at all, else the pattern's length.
+size_t match(const std::string& key, const std::string& pattern) {
+  const bool hit = pattern.back() == '.' ? key.compare(0, pattern.size(), pattern) == 0 : key == pattern;
+  return hit ? pattern.size() : 0;
 }
 
 }  // namespace
 
 ConfigValues stage_config_values(const Config& config, const std::string& stage) {
-  std::vector<std::string> patterns;
-  for (const auto& s : pipeline_stages()) {
-    patterns.insert(patterns.end(), s.config_keys.begin(), s.config_keys.end());
-    if (s.name == stage) break;
-  }
+  // A key belongs to the stage that names it most specifically ("ranker.permutations" to
+  // evaluate-ranker, the rest of "ranker." to train-ranker); `stage` depends on its own keys and on
+  // those of every stage before it.
+  const auto& stages = pipeline_stages();
+  size_t last = 0;
+  while (last < stages.size() && stages[last].name != stage) ++last;
   ConfigValues out;
   for (auto& [key, value] : config_values(config)) {
-    if (selected(key, patterns) && !operational(key)) out.emplace(key, std::move(value));
+    size_t owner = stages.size(), best = 0;
+    for (size_t s = 0; s < stages.size(); ++s) {
+      for (const auto& pattern : stages[s].config_keys) {
+        if (match(key, pattern) > best) {
+          best = match(key, pattern);
+          owner = s;
+        }
+      }
+    }
+    if (owner <= last && !operational(key)) out.emplace(key, std::move(value));
   }
   return out;
 }

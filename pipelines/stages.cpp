@@ -60,7 +60,7 @@ const std::vector<Stage>& pipeline_stages() {
       {"evaluate-ranker",
        "rank the retriever's candidates with the trained ranker; writes metrics.json",
        StageComm::kRanker,
-       {},
+       {"ranker.permutations", "ranker.calibrate", "ranker.fuse_retriever"},
        [](const Config& c, Communicator& comm, const StageArgs& args) { run_evaluate_ranker(c, comm, args.split); }},
   };
   return stages;

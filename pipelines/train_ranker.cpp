@@ -7,6 +7,7 @@
 #include "core/sequence_dataset.h"
 #include "distributed/global_offset.h"
 #include "pipelines/ranker_batch_share.h"
+#include "pipelines/ranker_controls.h"
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_scoring.h"
 #include "pipelines/ranker_setup.h"
@@ -29,14 +30,21 @@ class RankerTask : public TrainingTask {
         prompts_(*setup_.tokenizer, shard_.titles(), setup_.train_letter_ids, setup_.prompt_options),
         examples_(make_ranker_train_examples(shard_, rc_.num_candidates, static_cast<uint64_t>(config.run.seed))),
         val_examples_(make_ranker_eval_examples(shard_, candidates_, Split::kVal, rc_.num_candidates)) {
+    for (const auto& ex : val_examples_) {
+      val_orders_.push_back({rc_.val_order == CandidateOrderChoice::kRetriever
+                                 ? retriever_order(rc_.num_candidates)
+                                 : shuffled_orders(static_cast<uint64_t>(config.run.seed), Split::kVal,
+                                                   shard_.global_user(ex.local_user), rc_.num_candidates, 1)
+                                       .front()});
+    }
     const auto val_total = global_offset(comm, static_cast<int64_t>(val_examples_.size())).total;
     val_users_ = rc_.val_users > 0 ? std::min(rc_.val_users, val_total) : val_total;
     const auto& lora = config.lora;
     model_.apply_lora(lora, static_cast<uint64_t>(config.run.seed));
     optimizer_ = std::make_unique<FusedAdamW>(model_.lora_parameters(),
                                               torch::optim::AdamWOptions(rc_.lr).weight_decay(rc_.weight_decay));
-    spdlog::info("ranker: val subset {} users (validating on {}); LoRA r {} on {}", val_total, val_users_, lora.r,
-                 fmt::join(lora.target_modules, ","));
+    spdlog::info("ranker: val subset {} users (validating on {}, candidates in {} order); LoRA r {} on {}", val_total,
+                 val_users_, enum_name(rc_.val_order), lora.r, fmt::join(lora.target_modules, ","));
   }
 
   int64_t num_local_examples() const override { return static_cast<int64_t>(examples_.size()); }
@@ -74,9 +82,14 @@ class RankerTask : public TrainingTask {
   }
 
   Validation validate() override {
-    const auto eval = evaluate_ranker(model_, prompts_, shard_, val_examples_, setup_.verbalizer_ids,
-                                      rc_.eval_batch_size, {1, 5, 10}, setup_.positions, val_users_);
-    return {eval.ranker.means(), fmt::format("(retriever NDCG@10 {:.4f})", eval.retriever.means().at("NDCG@10"))};
+    const auto logits = score_in_orders(model_, prompts_, shard_, val_examples_, val_orders_, setup_.verbalizer_ids,
+                                        rc_.eval_batch_size, setup_.positions, val_users_);
+    const auto scored = scored_examples(logits, val_examples_, val_orders_);
+    ScoreMethod method;
+    method.orders = {0};
+    const auto ranker = method_metrics(scored, method, comm_, {1, 5, 10}).means();
+    const auto retriever = retriever_metrics(scored, comm_, {10}).means();
+    return {ranker, fmt::format("(retriever NDCG@10 {:.4f})", retriever.at("NDCG@10"))};
   }
   void save_best() override { model_.save_adapter(adapter_dir_, setup_.base_model); }
 
@@ -97,6 +110,7 @@ class RankerTask : public TrainingTask {
   PromptBuilder prompts_;
   std::vector<RankerExample> examples_;
   std::vector<RankerExample> val_examples_;
+  std::vector<std::vector<CandidateOrder>> val_orders_;  // one per example: ranker.val_order
   int64_t val_users_ = 0;
   std::unique_ptr<FusedAdamW> optimizer_;
   int64_t tokens_seen_ = 0;
@@ -112,6 +126,9 @@ std::string run_identity(const Config& config) {
   c.ranker.max_bad_steps = 0;
   c.ranker.val_users = 0;
   c.ranker.eval_batch_size = 0;
+  c.ranker.permutations = 0;  // evaluation only
+  c.ranker.calibrate = false;
+  c.ranker.fuse_retriever = false;
   c.lora = config.lora;
   return config_to_toml(c);
 }
@@ -129,6 +146,7 @@ TrainingResult train_ranker(const Config& config, Communicator& comm) {
   o.lr.warmup_steps = rc.warmup_steps;
   o.dropout_stream = DropoutStream::kRanker;
   o.selection_metric = "NDCG@10";
+  o.step0_is_baseline = true;
   o.logged_metrics = {"NDCG@10", "Recall@10", "MRR@10"};
   o.identity = run_identity(config);
   o.scalars_path = config.in_run_dir(config.eval.scalars);

@@ -1,8 +1,23 @@
 #include "benchmarks/support/bench_arguments.h"
 
+#include <fmt/format.h>
+
 #include "core/error.h"
+#include "distributed/mpi_communicator.h"
+#include "distributed/mpi_context.h"
 
 namespace llamarec {
+
+int run_mpi_benchmark(int argc, char** argv, const char* name, int (*run)(int, char**, Communicator&)) {
+  MpiContext mpi(&argc, &argv);
+  MpiCommunicator comm;
+  try {
+    return run(argc, argv, comm);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}: {}\n", name, e.what());
+    return 1;
+  }
+}
 
 BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& usage, const std::string& default_out,
                                      std::vector<std::string> default_overrides) {

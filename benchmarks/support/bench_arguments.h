@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "benchmarks/support/step_profile.h"
+#include "distributed/communicator.h"
 
 namespace llamarec {
 
@@ -18,6 +19,10 @@ struct BenchArguments {
   bool profile = false;                // --profile
   StepProfile::Mode profile_mode = StepProfile::Mode::kOps;
 };
+
+// main() of an MPI benchmark: MPI up, `run` on the world, an error printed as "name: message" with
+// exit status 1.
+int run_mpi_benchmark(int argc, char** argv, const char* name, int (*run)(int, char**, Communicator&));
 
 // Fails with the usage line when INPUT is missing.
 BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& usage, const std::string& default_out,

@@ -15,6 +15,27 @@ enum class DropoutStream : uint64_t {
   kRanker = 7919ULL,
 };
 
+// SplitMix64's finaliser: decorrelates seeds built from small integers.
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Seed of the ranker's training example for a user's prefix (negatives and candidate order).
+inline uint64_t ranker_example_seed(uint64_t run_seed, int64_t global_user, int64_t prefix) {
+  return splitmix64(splitmix64(run_seed) ^
+                    splitmix64(static_cast<uint64_t>(global_user) * 1000003ULL + static_cast<uint64_t>(prefix)));
+}
+
+// Seed of the candidate orders an evaluation shows a user (shuffled control, permutations);
+// `split` 0 = val, 1 = test, so that a user's val and test orders differ.
+inline uint64_t candidate_order_seed(uint64_t run_seed, int split, int64_t global_user) {
+  return splitmix64(splitmix64(run_seed ^ 0x6f72646572ULL) ^
+                    splitmix64(static_cast<uint64_t>(global_user) * 4ULL + static_cast<uint64_t>(split)));
+}
+
 // Seed of the global example order of `epoch` (mt19937_64 in GlobalBatchPlan).
 inline uint64_t epoch_order_seed(uint64_t run_seed, int64_t epoch) {
   return run_seed * 1000003ULL + static_cast<uint64_t>(epoch);

@@ -124,13 +124,16 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
     const double train_loss = state.pending_label_count > 0 ? state.pending_loss_sum / state.pending_label_count : 0.0;
     const ValidationPoint p{state.step, epoch_done, train_loss, state.last_lr, elapsed(), v.metrics};
     state.pending_loss_sum = state.pending_label_count = 0;
-    const bool better = state.record(p, o.selection_metric);
+    const bool baseline = o.step0_is_baseline && state.step == 0;
+    const bool better = state.record(p, o.selection_metric, baseline);
     scalars.validation(p.step, p.metrics, p.train_loss, better, p.seconds);
     if (better && comm.rank() == 0) task.save_best();
     std::string shown;
     for (const auto& name : o.logged_metrics) shown += fmt::format(" {} {:.4f}", name, p.metrics.at(name));
-    spdlog::info("step {:>6} | epoch {:>3} | loss {:.4f} | val{}{}{} | best {:.4f} @ {}", p.step, p.epoch, p.train_loss,
-                 shown, better ? " *" : "", v.note.empty() ? "" : " " + v.note, state.best_metric, state.best_step);
+    const auto best = baseline ? std::string("baseline (not a candidate for best)")
+                               : fmt::format("best {:.4f} @ {}", state.best_metric, state.best_step);
+    spdlog::info("step {:>6} | epoch {:>3} | loss {:.4f} | val{}{}{} | {}", p.step, p.epoch, p.train_loss, shown,
+                 better ? " *" : "", v.note.empty() ? "" : " " + v.note, best);
     checkpoint();
     if (comm.rank() == 0) write_curve(o.curve_path, state, o, comm.size());
     if (state.stopped(o.patience)) {

@@ -77,7 +77,10 @@ struct TrainingOptions {
   LrSchedule lr;                    // total_steps is set by the loop
   uint64_t seed = 0;
   DropoutStream dropout_stream = DropoutStream::kRetriever;
-  std::string selection_metric;             // "Recall@10", "NDCG@10": model selection
+  std::string selection_metric;  // "Recall@10", "NDCG@10": model selection
+  // The step-0 validation of the untrained model is a baseline row of the curve, never the best
+  // (the ranker: its untrained adapter scores the letter prior, not ranking).
+  bool step0_is_baseline = false;
   std::vector<std::string> logged_metrics;  // shown in the validation log line
   std::string state_dir;                    // <checkpoint>.state
   std::string curve_path;                   // <checkpoint>.curve.json

@@ -7,8 +7,9 @@
 
 namespace llamarec {
 
-bool TrainingState::record(const ValidationPoint& point, const std::string& metric) {
+bool TrainingState::record(const ValidationPoint& point, const std::string& metric, bool baseline) {
   curve.push_back(point);
+  if (baseline) return false;
   const double value = point.metrics.at(metric);
   if (best_step < 0 || value > best_metric) {  // the first validation is the first best
     best_metric = value;

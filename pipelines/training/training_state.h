@@ -38,8 +38,9 @@ struct TrainingState {
   int64_t skipped_steps = 0;  // all of them, over the run
 
   // Appends `point`; true when its `metric` beats the best so far (strictly, as the references),
-  // which then becomes the best.
-  bool record(const ValidationPoint& point, const std::string& metric);
+  // which then becomes the best. A `baseline` point (the untrained model) is in the curve only: it
+  // neither becomes the best nor counts against the patience.
+  bool record(const ValidationPoint& point, const std::string& metric, bool baseline = false);
   // An early-stopped run stays stopped when it is started again, unless the patience was raised.
   bool stopped(int64_t patience) const { return bad_validations >= patience; }
 };

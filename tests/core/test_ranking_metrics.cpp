@@ -18,6 +18,9 @@ TEST(RankingMetrics, ClosedFormRanks) {
   EXPECT_DOUBLE_EQ(v.at("MRR@10"), (1.0 + 1.0 / 3 + 1.0 / 7) / 5);
   EXPECT_DOUBLE_EQ(v.at("NDCG@5"), (1.0 + 1.0 / std::log2(4.0)) / 5);
   EXPECT_DOUBLE_EQ(v.at("NDCG@10"), (1.0 + 1.0 / std::log2(4.0) + 1.0 / std::log2(8.0)) / 5);
+  // Recall@10 per user 1, 1, 1, 0, 0: sample variance 0.3.
+  EXPECT_NEAR(m.standard_errors().at("Recall@10"), std::sqrt(0.3 / 5), 1e-15);
+  EXPECT_DOUBLE_EQ(m.standard_errors().at("Recall@1"), std::sqrt(0.2 / 5));
 }
 
 TEST(RankingMetrics, ScoresMatchArgsortRanking) {
@@ -36,6 +39,27 @@ TEST(RankingMetrics, ScoresMatchArgsortRanking) {
   RankingMetrics ref({1, 5, 10, 20});
   ref.add_ranks(torch::tensor(ranks, torch::kLong));
   for (const auto& [k, v] : ref.means()) EXPECT_DOUBLE_EQ(m.means().at(k), v) << k;
+}
+
+// A tie never ranks the answer first: its rank is uniform over the tied places.
+TEST(RankingMetrics, TiesScoreWhatARandomTieBreakScoresOnAverage) {
+  RankingMetrics m({1, 5, 10});
+  // Row 0: one higher, the answer tied with two others -> rank uniform on 2..4.
+  // Row 1: every score equal -> rank uniform on 1..20, the random-order expectation.
+  auto scores = torch::zeros({2, 20});
+  scores[0].copy_(torch::arange(20, torch::kFloat32).neg());
+  scores[0][0] = 5;
+  scores[0][7] = -1;
+  scores[0][9] = -1;
+  m.add_scores(scores, torch::tensor({1, 3}, torch::kLong));  // row 0's answer (column 1) scores -1
+  const auto v = m.means();
+  EXPECT_DOUBLE_EQ(v.at("Recall@1"), (0.0 + 1.0 / 20) / 2);
+  EXPECT_NEAR(v.at("MRR@5"), ((1.0 / 2 + 1.0 / 3 + 1.0 / 4) / 3 + (1 + 1.0 / 2 + 1.0 / 3 + 1.0 / 4 + 1.0 / 5) / 20) / 2,
+              1e-15);
+  const auto random = random_order_metrics({1, 5, 10}, 20);
+  RankingMetrics constant({1, 5, 10});
+  constant.add_scores(torch::full({3, 20}, 2.5), torch::tensor({0, 19, 4}, torch::kLong));
+  for (const auto& [k, value] : random) EXPECT_NEAR(constant.means().at(k), value, 1e-15) << k;
 }
 
 TEST(RankingMetrics, SumsCombineExactlyAcrossParts) {

@@ -258,6 +258,33 @@ void train_resume_and_evaluate(const std::filesystem::path& model, int64_t layer
   const auto metrics = read_metrics_file(c.in_run_dir(c.eval.metrics)).at("ranker");
   EXPECT_EQ(metrics.at("base_model"), model.empty() ? c.in_run_dir(c.builtin_llama.dir) : model.string());
   EXPECT_NEAR(metrics.at("random_subset").at("Recall@10").get<double>(), 0.5, 1e-12);
+
+  // The controls on the same users: the default method is the retriever order, and the bias
+  // profile counts every user once.
+  std::map<std::string, RankerControl> controls;
+  for (const auto& control : m.controls) controls[control.name] = control;
+  for (const auto* name : {"retriever_order", "shuffled", "retriever_order_calibrated", "shuffled_calibrated", "fused"})
+    EXPECT_EQ(controls.count(name), 1u) << name;
+  EXPECT_EQ(controls.at("retriever_order").subset, m.ranker_subset);
+  EXPECT_NE(controls.at("shuffled").subset, m.ranker_subset);
+  EXPECT_GT(m.ranker_subset_se.at("NDCG@10"), 0.0);
+  const auto& profile = metrics.at("slot_profile").at("shuffled");
+  double answers = 0, picks = 0;
+  for (const auto& v : profile.at("answers")) answers += v.get<double>();
+  for (const auto& v : profile.at("picks")) picks += v.get<double>();
+  EXPECT_EQ(answers, static_cast<double>(m.subset_users));
+  EXPECT_EQ(picks, static_cast<double>(m.subset_users));
+  EXPECT_EQ(metrics.at("letter_prior_on_val").size(), 20u);
+  // K = 3 permutations: the headline is the mean over the shuffles, and shuffle 1 is the shuffled control.
+  Config permuted = c;
+  permuted.ranker.permutations = 3;
+  permuted.ranker.calibrate = true;
+  const auto p = run_evaluate_ranker(permuted, self);
+  std::map<std::string, RankerControl> pc;
+  for (const auto& control : p.controls) pc[control.name] = control;
+  EXPECT_EQ(p.ranker_subset, pc.at("permutations_calibrated").subset);
+  for (const auto& [k, v] : controls.at("shuffled").subset) EXPECT_DOUBLE_EQ(pc.at("shuffled").subset.at(k), v) << k;
+  EXPECT_EQ(pc.count("permutations_logit_mean"), 1u);
 }
 
 TEST(RankerTraining, BuiltinBaseLearnsSavesAPeftAdapterResumesAndEvaluates) {
@@ -355,11 +382,13 @@ TEST(RankerTraining, AnEarlyStoppedRunStaysStopped) {
   auto c = ranker_config(tmp / "run", dataset, (tmp / "c.h5").string());
   c.ranker.max_steps = 0;
   c.ranker.patience = 1;
-  c.ranker.warmup_steps = 1000;  // the warmup keeps the lr at ~0: validation 4 is no better than 0
+  c.ranker.warmup_steps = 1000;  // the warmup keeps the lr at ~0: validation 8 is no better than 4
   c.ranker.lr = 1e-12;
   const auto stopped = train_ranker(c, self);
   ASSERT_TRUE(stopped.early_stopped);
-  EXPECT_EQ(stopped.steps, c.ranker.val_interval);
+  // Step 0 is the untrained baseline, never the best: the first best is step 4.
+  EXPECT_EQ(stopped.steps, 2 * c.ranker.val_interval);
+  EXPECT_EQ(stopped.best_step, c.ranker.val_interval);
   const auto again = train_ranker(c, self);
   EXPECT_TRUE(again.early_stopped);
   EXPECT_EQ(again.steps_run, 0);
@@ -406,6 +435,10 @@ TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
   EXPECT_EQ(ma.subset_users, mb.subset_users);
   for (const auto& [k, v] : mb.ranker_subset) EXPECT_NEAR(ma.ranker_subset.at(k), v, 1e-6) << k;
   for (const auto& [k, v] : mb.retriever_subset) EXPECT_DOUBLE_EQ(ma.retriever_subset.at(k), v) << k;
+  ASSERT_EQ(ma.controls.size(), mb.controls.size());
+  for (size_t i = 0; i < ma.controls.size(); ++i) {
+    for (const auto& [k, v] : mb.controls[i].subset) EXPECT_NEAR(ma.controls[i].subset.at(k), v, 1e-6) << k;
+  }
 }
 
 }  // namespace

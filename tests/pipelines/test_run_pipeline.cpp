@@ -12,6 +12,7 @@
 #include "pipelines/config.h"
 #include "pipelines/metrics_file.h"
 #include "pipelines/run_pipeline.h"
+#include "pipelines/stage_record.h"
 #include "pipelines/stages.h"
 #include "tests/test_support.h"
 
@@ -105,6 +106,21 @@ TEST(RunPipeline, ARunDirectoryOfAnotherConfigIsAnErrorNamingTheKeys) {
   testing::write_text(tmp / "run" / ".done" / "preprocess", "{ broken");
   EXPECT_NE(testing::error_of([&] { run_pipeline(c, self, {"preprocess"}); }).find("preprocess: damaged stage record"),
             std::string::npos);
+}
+
+// Evaluation-only ranker keys belong to evaluate-ranker: changing them re-evaluates a trained
+// ranker instead of refusing the run directory.
+TEST(StageRecord, AKeyBelongsToTheStageThatNamesItMostSpecifically) {
+  const Config c;
+  const auto train = stage_config_values(c, "train-ranker");
+  const auto evaluate = stage_config_values(c, "evaluate-ranker");
+  EXPECT_EQ(train.count("ranker.permutations"), 0u);
+  EXPECT_EQ(train.count("ranker.calibrate"), 0u);
+  EXPECT_EQ(train.count("ranker.lr"), 1u);
+  EXPECT_EQ(train.count("ranker.val_order"), 1u);
+  EXPECT_EQ(evaluate.count("ranker.permutations"), 1u);
+  EXPECT_EQ(evaluate.count("ranker.lr"), 1u);
+  EXPECT_EQ(evaluate.count("ranker.eval_batch_size"), 0u);
 }
 
 TEST(RunPipeline, ARerunStageInvalidatesTheStagesAfterIt) {
