@@ -75,6 +75,19 @@ int run(int argc, char** argv, Communicator& comm) {
   std::vector<std::vector<CandidateOrder>> orders;
   for (const auto& ex : examples)
     orders.push_back(shuffled_orders(1, Split::kTest, shard.global_user(ex.local_user), rc.num_candidates, k));
+  // How much of the prompt tokens the shared prefix covers, over this rank's first users.
+  int64_t prefix_tokens = 0, all_tokens = 0;
+  for (size_t e = 0; e < std::min<size_t>(examples.size(), static_cast<size_t>(users)); ++e) {
+    std::vector<TokenizedPrompt> variants;
+    for (const auto& order : orders[e]) {
+      std::vector<int64_t> shown;
+      for (const auto i : order) shown.push_back(examples[e].candidates[i]);
+      variants.push_back(prompts.encode(example_history(shard, examples[e]), shown));
+    }
+    const auto n = static_cast<int64_t>(shared_prefix_length(variants));
+    for (const auto& v : variants) all_tokens += static_cast<int64_t>(v.ids.size());
+    prefix_tokens += n * static_cast<int64_t>(variants.size());
+  }
   // The same forwards per step both ways: eval_batch_size prompts (eval_batch_size / K users).
   const int64_t per_forward = std::max<int64_t>(1, rc.eval_batch_size / k);
   std::vector<double> shared_s, separate_s;
@@ -83,8 +96,8 @@ int run(int argc, char** argv, Communicator& comm) {
     for (const bool share : {true, false}) {
       comm.barrier();
       const auto start = std::chrono::steady_clock::now();
-      auto scores = score_in_orders(*setup.model, prompts, shard, examples, orders, setup.verbalizer_ids,
-                                    per_forward, setup.positions, users, share);
+      auto scores = score_in_orders(*setup.model, prompts, shard, examples, orders, setup.verbalizer_ids, per_forward,
+                                    setup.positions, users, share);
       comm.barrier();
       (share ? shared_s : separate_s)
           .push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -101,24 +114,33 @@ int run(int argc, char** argv, Communicator& comm) {
   if (comm.rank() != 0) return 0;
   const std::string model = rc.model.empty() ? config.in_run_dir(config.builtin_llama.dir) : rc.model;
   const int64_t scored_users = std::min<int64_t>(users, static_cast<int64_t>(examples.size()) * comm.size());
-  nlohmann::json row = {{"ranks", comm.size()},
-                        {"model", model},
-                        {"adapter", trained ? adapter : "untrained LoRA"},
-                        {"permutations", k},
-                        {"users", users},
-                        {"prompts_per_forward", per_forward * k},
-                        {"threads_per_rank", at::get_num_threads()},
-                        {"seconds_shared_prefix", median(shared_s)},
-                        {"seconds_independent", median(separate_s)},
-                        {"speedup", median(separate_s) / median(shared_s)},
-                        {"max_abs_score_difference", max_difference.item<double>()}};
+  nlohmann::json row = {
+      {"ranks", comm.size()},
+      {"model", model},
+      {"adapter", trained ? adapter : "untrained LoRA"},
+      {"permutations", k},
+      {"users", users},
+      {"prompts_per_forward", per_forward * k},
+      {"mean_prompt_tokens",
+       all_tokens > 0 ? static_cast<double>(all_tokens) /
+                            static_cast<double>(std::min<int64_t>(users, static_cast<int64_t>(examples.size())) * k)
+                      : 0.0},
+      {"shared_prefix_share_rank0", all_tokens > 0 ? static_cast<double>(prefix_tokens) / all_tokens : 0.0},
+      {"threads_per_rank", at::get_num_threads()},
+      {"seconds_shared_prefix", median(shared_s)},
+      {"seconds_independent", median(separate_s)},
+      {"speedup", median(separate_s) / median(shared_s)},
+      {"max_abs_score_difference", max_difference.item<double>()}};
   auto all = read_results(args.out_path, "ranker_permutations");
   replace_row(all["runs"], row, {"ranks", "model", "permutations", "users"});
   write_results(args.out_path, all);
-  fmt::print("\n{} users (about {} on rank 0) x K = {} shuffles, {} rank(s), {}\n", users, scored_users, k,
-             comm.size(), model);
+  fmt::print("\n{} users (about {} on rank 0) x K = {} shuffles, {} rank(s), {}\n", users, scored_users, k, comm.size(),
+             model);
+  fmt::print("prompts of {:.0f} tokens on average, {:.0f} % of them in the shared prefix (rank 0)\n",
+             row["mean_prompt_tokens"].get<double>(), 100.0 * row["shared_prefix_share_rank0"].get<double>());
   fmt::print("shared history prefix {:.3f} s, independent forwards {:.3f} s: {:.2f}x; max |score difference| {:.2e}\n",
-             median(shared_s), median(separate_s), median(separate_s) / median(shared_s), max_difference.item<double>());
+             median(shared_s), median(separate_s), median(separate_s) / median(shared_s),
+             max_difference.item<double>());
   return 0;
 }
 

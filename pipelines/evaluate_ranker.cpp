@@ -119,26 +119,26 @@ RankerMetrics run_evaluate_ranker(const Config& config, Communicator& comm, cons
   out.retriever_subset = retriever_metrics(scored, comm, kKs).means();
   out.retriever_overall = scaled(out.retriever_subset, fraction);
 
-  auto control = [&](const std::string& name, std::vector<int64_t> orders, bool calibrated, bool log_probs,
+  auto control = [&](const std::string& name, std::vector<int64_t> orders, bool calibrated, bool mean_probabilities,
                      double weight) {
     ScoreMethod m;
     m.orders = std::move(orders);
-    m.log_probs = log_probs;
+    m.mean_probabilities = mean_probabilities;
     if (calibrated) m.log_prior = prior;
     m.fusion_weight = weight;
     const auto metrics = method_metrics(scored, m, comm, kKs);
     out.controls.push_back({name, metrics.means(), metrics.standard_errors()});
   };
-  control("retriever_order", {0}, false, true, 0.0);
-  control("shuffled", {1}, false, true, 0.0);
-  if (shuffles > 1) control("permutations", shuffled_ids, false, true, 0.0);
-  if (shuffles > 1) control("permutations_logit_mean", shuffled_ids, false, false, 0.0);
+  control("retriever_order", {0}, false, false, 0.0);
+  control("shuffled", {1}, false, false, 0.0);
+  if (shuffles > 1) control("permutations", shuffled_ids, false, false, 0.0);
+  if (shuffles > 1) control("permutations_probability_mean", shuffled_ids, false, true, 0.0);
   if (prior.defined()) {
-    control("retriever_order_calibrated", {0}, true, true, 0.0);
-    control("shuffled_calibrated", {1}, true, true, 0.0);
-    if (shuffles > 1) control("permutations_calibrated", shuffled_ids, true, true, 0.0);
+    control("retriever_order_calibrated", {0}, true, false, 0.0);
+    control("shuffled_calibrated", {1}, true, false, 0.0);
+    if (shuffles > 1) control("permutations_calibrated", shuffled_ids, true, false, 0.0);
   }
-  control("fused", method.orders, rc.calibrate, true, fusion_weight);
+  control("fused", method.orders, rc.calibrate, false, fusion_weight);
   const auto profile_retriever = slot_profile(scored, 0, comm);
   const auto profile_shuffled = slot_profile(scored, 1, comm);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -43,12 +43,13 @@ torch::Tensor method_scores(const ScoredExamples& scored, const ScoreMethod& met
   auto out = torch::zeros({n, c}, torch::kFloat32);
   for (const auto o : method.orders) {
     if (o < 0 || o >= scored.logits.size(1)) fail("ranker: order {} of {}", o, scored.logits.size(1));
-    auto slots = scored.logits.select(1, o);  // [E, C]
-    if (method.log_probs) slots = slots.log_softmax(-1);
+    auto slots = scored.logits.select(1, o).log_softmax(-1);  // [E, C]
     if (method.log_prior.defined()) slots = slots - method.log_prior;
+    if (method.mean_probabilities) slots = slots.exp();
     for (int64_t e = 0; e < n; ++e) out[e] += slots_to_candidates(slots[e], scored.orders[e][o]);
   }
   out /= static_cast<double>(method.orders.size());
+  if (method.mean_probabilities) out = out.log();
   if (method.fusion_weight != 0.0) out += method.fusion_weight * scored.retriever_log_probs;
   return out;
 }

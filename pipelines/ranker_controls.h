@@ -29,9 +29,10 @@ ScoredExamples scored_examples(torch::Tensor logits, const std::vector<RankerExa
 
 struct ScoreMethod {
   std::vector<int64_t> orders;  // which of the O orders to average
-  // Average log-softmax over the letters (true) or the raw logits. Within one order they rank
-  // alike; across orders log-probabilities remove each prompt's own offset.
-  bool log_probs = true;
+  // Average each candidate's letter log-probability over the orders (false), or its probability
+  // (true). The mean log-probability ranks exactly as the mean raw logit would: a prompt's softmax
+  // offset is the same for all of its candidates. The mean probability weighs confident orders more.
+  bool mean_probabilities = false;
   torch::Tensor log_prior;     // [C] subtracted per letter slot (contextual calibration); undefined: none
   double fusion_weight = 0.0;  // plus this times the retriever's log-probabilities
 };

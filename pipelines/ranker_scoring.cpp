@@ -37,18 +37,6 @@ std::vector<int64_t> shown(const RankerExample& example, const CandidateOrder& o
   return out;
 }
 
-// The tokens that all `prompts` share at their start, leaving at least one token to each (the last
-// token is the one whose logits are read).
-size_t common_prefix(const std::vector<TokenizedPrompt>& prompts) {
-  size_t n = prompts.front().ids.size() - 1;
-  for (const auto& p : prompts) {
-    n = std::min(n, p.ids.size() - 1);
-    const auto& first = prompts.front().ids;
-    n = static_cast<size_t>(std::mismatch(first.begin(), first.begin() + n, p.ids.begin()).first - first.begin());
-  }
-  return n;
-}
-
 // prompts[e][o] -> letter logits [E, O, C]: the common prefix of each example's prompts once into a
 // KV cache, then every order's remainder as a continuation of its example's cached prefix.
 torch::Tensor score_with_shared_prefix(ShardedLlama& model, const std::vector<std::vector<TokenizedPrompt>>& prompts,
@@ -57,7 +45,7 @@ torch::Tensor score_with_shared_prefix(ShardedLlama& model, const std::vector<st
   const auto num_orders = static_cast<int64_t>(prompts.front().size());
   std::vector<TokenizedPrompt> heads, tails;
   for (const auto& example : prompts) {
-    const size_t n = common_prefix(example);
+    const size_t n = shared_prefix_length(example);
     heads.push_back({std::vector<int64_t>(example.front().ids.begin(), example.front().ids.begin() + n)});
     for (const auto& p : example) tails.push_back({std::vector<int64_t>(p.ids.begin() + n, p.ids.end())});
   }
@@ -74,6 +62,18 @@ torch::Tensor score_with_shared_prefix(ShardedLlama& model, const std::vector<st
 }
 
 }  // namespace
+
+size_t shared_prefix_length(const std::vector<TokenizedPrompt>& prompts) {
+  if (prompts.empty() || prompts.front().ids.empty()) return 0;
+  const auto& first = prompts.front().ids;
+  size_t n = first.size() - 1;
+  for (const auto& p : prompts) {
+    if (p.ids.empty()) return 0;
+    n = std::min(n, p.ids.size() - 1);
+    n = static_cast<size_t>(std::mismatch(first.begin(), first.begin() + n, p.ids.begin()).first - first.begin());
+  }
+  return n;
+}
 
 torch::Tensor score_in_orders(ShardedLlama& model, const PromptBuilder& prompts, const SequenceDataset& shard,
                               const std::vector<RankerExample>& examples,

@@ -22,6 +22,10 @@ torch::Tensor ranker_loss_sum(ShardedLlama& model, const PromptBatch& batch, boo
 torch::Tensor verbalizer_scores(ShardedLlama& model, const PromptBatch& batch, const torch::Tensor& letter_ids,
                                 PositionMode positions);
 
+// The tokens all `prompts` share at their start, leaving at least one token to each (the last
+// token is the one whose logits are read). Left truncation (max_text_tokens) can make it short.
+size_t shared_prefix_length(const std::vector<TokenizedPrompt>& prompts);
+
 // The verbalizer's letter logits of this rank's examples, each under each of its orders:
 // [E, O, C] float32 on the CPU, indexed by letter slot (slot s of order o showed the candidate
 // examples[e].candidates[orders[e][o][s]]). Every example has the same number of orders O.

@@ -284,7 +284,7 @@ void train_resume_and_evaluate(const std::filesystem::path& model, int64_t layer
   for (const auto& control : p.controls) pc[control.name] = control;
   EXPECT_EQ(p.ranker_subset, pc.at("permutations_calibrated").subset);
   for (const auto& [k, v] : controls.at("shuffled").subset) EXPECT_DOUBLE_EQ(pc.at("shuffled").subset.at(k), v) << k;
-  EXPECT_EQ(pc.count("permutations_logit_mean"), 1u);
+  EXPECT_EQ(pc.count("permutations_probability_mean"), 1u);
 }
 
 TEST(RankerTraining, BuiltinBaseLearnsSavesAPeftAdapterResumesAndEvaluates) {

@@ -34,7 +34,8 @@ TEST(CandidateOrders, SeededPermutationsThatDifferByUserAndSplit) {
   EXPECT_NE(a[0], shuffled_orders(43, Split::kTest, 7, 20, 1)[0]);
   // Slot s showed candidate order[s]: its score goes back to that candidate.
   const CandidateOrder order = {2, 0, 1};
-  EXPECT_TRUE(slots_to_candidates(torch::tensor({10.0f, 20.0f, 30.0f}), order).equal(torch::tensor({20.0f, 30.0f, 10.0f})));
+  EXPECT_TRUE(
+      slots_to_candidates(torch::tensor({10.0f, 20.0f, 30.0f}), order).equal(torch::tensor({20.0f, 30.0f, 10.0f})));
 }
 
 // Three examples of C = 4 candidates, answer at candidate 1, under the retriever's order and two others.
@@ -72,6 +73,10 @@ TEST(RankerControls, APureLetterPriorCalibratesToChanceAndAveragesMapBack) {
   const auto lp = bias.log_softmax(-1);
   const auto expected = (lp + slots_to_candidates(lp, {1, 0, 3, 2}) + slots_to_candidates(lp, {3, 2, 1, 0})) / 3;
   EXPECT_TRUE(torch::allclose(method_scores(scored, mean)[0], expected, 1e-6, 1e-6));
+  mean.mean_probabilities = true;
+  const auto p = lp.exp();
+  const auto expected_p = ((p + slots_to_candidates(p, {1, 0, 3, 2}) + slots_to_candidates(p, {3, 2, 1, 0})) / 3).log();
+  EXPECT_TRUE(torch::allclose(method_scores(scored, mean)[0], expected_p, 1e-6, 1e-6));
   // The bias profile: in order 1 the answer is in slot 0 and the top letter is always slot 0.
   const auto profile = slot_profile(scored, 1, self);
   EXPECT_EQ(profile.answers, (std::vector<double>{3, 0, 0, 0}));
@@ -99,11 +104,10 @@ TEST(RankerScoring, SharedHistoryPrefixEqualsIndependentForwards) {
   MpiCommunicator self(MPI_COMM_SELF);
   const auto dataset = testing::make_synthetic_dataset(tmp / "d.h5", 40, 60, 6, 14);
   const auto ds = SequenceDataset::open(dataset);
-  Config c = load_config(
-      "", {"ranker.max_history=4", "ranker.max_text_tokens=384", "builtin_llama.hidden_size=32",
-           "builtin_llama.intermediate_size=64", "builtin_llama.num_hidden_layers=2",
-           "builtin_llama.num_attention_heads=2", "builtin_llama.num_key_value_heads=1",
-           "builtin_llama.corpus_prompts=100"});
+  Config c = load_config("", {"ranker.max_history=4", "ranker.max_text_tokens=384", "builtin_llama.hidden_size=32",
+                              "builtin_llama.intermediate_size=64", "builtin_llama.num_hidden_layers=2",
+                              "builtin_llama.num_attention_heads=2", "builtin_llama.num_key_value_heads=1",
+                              "builtin_llama.corpus_prompts=100"});
   c.run.dir = (tmp / "run").string();
   const auto setup = make_ranker_setup(c, self, ds.titles());
   setup.model->apply_lora(c.lora, 3);
@@ -121,10 +125,10 @@ TEST(RankerScoring, SharedHistoryPrefixEqualsIndependentForwards) {
     o.insert(o.begin(), retriever_order(20));
     orders.push_back(std::move(o));
   }
-  const auto shared = score_in_orders(*setup.model, prompts, ds, examples, orders, setup.verbalizer_ids, 2,
-                                      setup.positions, 0, true);
-  const auto separate = score_in_orders(*setup.model, prompts, ds, examples, orders, setup.verbalizer_ids, 2,
-                                        setup.positions, 0, false);
+  const auto shared =
+      score_in_orders(*setup.model, prompts, ds, examples, orders, setup.verbalizer_ids, 2, setup.positions, 0, true);
+  const auto separate =
+      score_in_orders(*setup.model, prompts, ds, examples, orders, setup.verbalizer_ids, 2, setup.positions, 0, false);
   ASSERT_EQ(shared.sizes(), (std::vector<int64_t>{5, 4, 20}));
   EXPECT_LT((shared - separate).abs().max().item<double>(), 1e-4 * separate.abs().max().item<double>());
   EXPECT_GT((shared.select(1, 0) - shared.select(1, 1)).abs().max().item<double>(), 1e-3) << "orders must matter";
