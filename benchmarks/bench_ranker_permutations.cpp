@@ -89,7 +89,7 @@ int run(int argc, char** argv, Communicator& comm) {
     prefix_tokens += n * static_cast<int64_t>(variants.size());
   }
   // The same forwards per step both ways: eval_batch_size prompts (eval_batch_size / K users).
-  const int64_t per_forward = std::max<int64_t>(1, rc.eval_batch_size / k);
+  const int64_t per_forward = rc.eval_batch_size;
   std::vector<double> shared_s, separate_s;
   torch::Tensor shared, separate;
   for (int repeat = 0; repeat < 3; ++repeat) {
@@ -120,7 +120,7 @@ int run(int argc, char** argv, Communicator& comm) {
       {"adapter", trained ? adapter : "untrained LoRA"},
       {"permutations", k},
       {"users", users},
-      {"prompts_per_forward", per_forward * k},
+      {"prompts_per_forward", std::max<int64_t>(1, per_forward / k) * k},
       {"mean_prompt_tokens",
        all_tokens > 0 ? static_cast<double>(all_tokens) /
                             static_cast<double>(std::min<int64_t>(users, static_cast<int64_t>(examples.size())) * k)

@@ -25,7 +25,14 @@ void RankingMetrics::add_scores(const torch::Tensor& scores, const torch::Tensor
   const auto tied = ((s == target).sum(1) - 1).contiguous();           // [B], the answer itself excluded
   const auto* h = higher.data_ptr<int64_t>();
   const auto* t = tied.data_ptr<int64_t>();
-  for (int64_t i = 0; i < higher.numel(); ++i) add_rank_range(h[i] + 1, h[i] + 1 + t[i]);
+  for (int64_t i = 0; i < higher.numel(); ++i) {
+    // A NaN answer equals nothing, not even itself (t = -1): a miss.
+    if (t[i] < 0) {
+      add_rank_range(0, 0);
+    } else {
+      add_rank_range(h[i] + 1, h[i] + 1 + t[i]);
+    }
+  }
 }
 
 void RankingMetrics::add_rank_range(int64_t best, int64_t worst) {

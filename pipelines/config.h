@@ -242,7 +242,8 @@ struct RankerConfig {
       "quantized absmaxes; sharded and gathered as codes, dequantized into dtype per layer; the paper's setting)");
     v("batch_size", batch_size,
       "global training batch (split across ranks): 16 for ML, 12 for Amazon (docs/llamarec.md)");
-    v("eval_batch_size", eval_batch_size, "prompts per rank per evaluation forward");
+    v("eval_batch_size", eval_batch_size,
+      "prompts per rank per evaluation forward (a user scored in several candidate orders brings one per order)");
     v("lr", lr, "AdamW learning rate (linear warmup, then linear decay to 0)");
     v("warmup_steps", warmup_steps, "linear warmup steps");
     v("weight_decay", weight_decay, "AdamW weight decay on the LoRA parameters (HF default 0)");

@@ -90,10 +90,11 @@ RankerMetrics run_evaluate_ranker(const Config& config, Communicator& comm, cons
                                         rc.eval_batch_size, setup.positions, max_examples);
     return scored_examples(logits, examples, orders);
   };
-  // The letter prior and the fusion weight come from validation prompts, never from the evaluated
-  // test users (ranker.val_users of them, as in training).
+  // The letter prior and the fusion weight come from validation prompts (ranker.val_users of them,
+  // as in training), never from test users; evaluating the val split itself fits them on the users
+  // it scores.
   const auto val = score(Split::kVal, rc.val_users);
-  const auto scored = split == Split::kVal ? val : score(split, 0);
+  const auto scored = split == Split::kVal && rc.val_users == 0 ? val : score(split, 0);
 
   std::vector<int64_t> shuffled_ids(static_cast<size_t>(shuffles));
   std::iota(shuffled_ids.begin(), shuffled_ids.end(), 1);

@@ -1,5 +1,7 @@
 #include "pipelines/ranker_controls.h"
 
+#include <cmath>
+
 #include "core/error.h"
 
 namespace llamarec {
@@ -40,16 +42,19 @@ ScoredExamples scored_examples(torch::Tensor logits, const std::vector<RankerExa
 torch::Tensor method_scores(const ScoredExamples& scored, const ScoreMethod& method) {
   const int64_t n = scored.logits.size(0), c = scored.logits.size(2);
   if (method.orders.empty()) fail("ranker: a scoring method without an order");
-  auto out = torch::zeros({n, c}, torch::kFloat32);
+  std::vector<torch::Tensor> per_order;  // [E, C] by candidate, one per order
   for (const auto o : method.orders) {
     if (o < 0 || o >= scored.logits.size(1)) fail("ranker: order {} of {}", o, scored.logits.size(1));
     auto slots = scored.logits.select(1, o).log_softmax(-1);  // [E, C]
     if (method.log_prior.defined()) slots = slots - method.log_prior;
-    if (method.mean_probabilities) slots = slots.exp();
-    for (int64_t e = 0; e < n; ++e) out[e] += slots_to_candidates(slots[e], scored.orders[e][o]);
+    auto mapped = torch::empty({n, c}, torch::kFloat32);
+    for (int64_t e = 0; e < n; ++e) mapped[e] = slots_to_candidates(slots[e], scored.orders[e][o]);
+    per_order.push_back(mapped);
   }
-  out /= static_cast<double>(method.orders.size());
-  if (method.mean_probabilities) out = out.log();
+  const auto stacked = torch::stack(per_order);  // [O', E, C]
+  const auto orders = static_cast<double>(method.orders.size());
+  // The mean probability in log space: exp() of log-probabilities below -104 would underflow.
+  auto out = method.mean_probabilities ? stacked.logsumexp(0) - std::log(orders) : stacked.mean(0);
   if (method.fusion_weight != 0.0) out += method.fusion_weight * scored.retriever_log_probs;
   return out;
 }
@@ -77,14 +82,17 @@ torch::Tensor letter_log_prior(const ScoredExamples& scored, const std::vector<i
   const int64_t c = scored.logits.size(2);
   auto sums = torch::zeros({c + 1}, torch::kFloat64);  // probability sums per slot, then the count
   for (const auto o : orders) {
-    const auto probs = scored.logits.select(1, o).softmax(-1).to(torch::kFloat64);  // [E, C]
+    // No examples on any rank: score_in_orders returned [0, 0, C].
+    if (scored.logits.size(0) == 0 || o >= scored.logits.size(1)) continue;
+    const auto probs = scored.logits.select(1, o).to(torch::kFloat64).softmax(-1);  // [E, C]
     sums.slice(0, 0, c) += probs.sum(0);
     sums[c] += static_cast<double>(probs.size(0));
   }
   all_reduce_sum(sums, comm);
   const double count = sums[c].item<double>();
   if (count == 0) return {};
-  return (sums.slice(0, 0, c) / count).log().to(torch::kFloat32);
+  // Floored: a letter the model never gives any weight must not get +inf after calibration.
+  return (sums.slice(0, 0, c) / count).clamp_min(1e-30).log().to(torch::kFloat32);
 }
 
 double choose_fusion_weight(const ScoredExamples& scored, ScoreMethod method, const std::vector<double>& grid,

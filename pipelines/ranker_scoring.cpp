@@ -78,7 +78,7 @@ size_t shared_prefix_length(const std::vector<TokenizedPrompt>& prompts) {
 torch::Tensor score_in_orders(ShardedLlama& model, const PromptBuilder& prompts, const SequenceDataset& shard,
                               const std::vector<RankerExample>& examples,
                               const std::vector<std::vector<CandidateOrder>>& orders, const torch::Tensor& letter_ids,
-                              int64_t examples_per_forward, PositionMode positions, int64_t max_examples,
+                              int64_t prompts_per_forward, PositionMode positions, int64_t max_examples,
                               bool share_prefix) {
   auto& comm = model.comm();
   torch::NoGradGuard no_grad;
@@ -91,7 +91,8 @@ torch::Tensor score_in_orders(ShardedLlama& model, const PromptBuilder& prompts,
   const int64_t num_orders = width.item<int64_t>();
   int64_t local = static_cast<int64_t>(examples.size());
   if (max_examples > 0) local = std::clamp<int64_t>(max_examples - global_offset(comm, local).first, 0, local);
-  const int64_t per_step = std::max<int64_t>(examples_per_forward, 1);
+  // Examples per step: each brings num_orders rows to the forward.
+  const int64_t per_step = std::max<int64_t>(prompts_per_forward / std::max<int64_t>(num_orders, 1), 1);
   auto steps = torch::tensor({(local + per_step - 1) / per_step},
                              torch::TensorOptions().dtype(torch::kLong).device(comm.device()));
   comm.all_reduce(steps, ReduceOp::kMax);

@@ -33,16 +33,19 @@ size_t shared_prefix_length(const std::vector<TokenizedPrompt>& prompts);
 // With O > 1 the prompts of one example agree up to where the first candidate line differs (the
 // instruction and the history, most of the tokens): that common prefix runs once per example into a
 // KV cache, which is then shared by the O continuations (`share_prefix`). The result equals O
-// independent forwards up to rounding: the positions count only real tokens, as without padding.
+// independent forwards up to rounding: the positions count only real tokens, as without padding
+// (so ranker.positions does not apply there; under RoPE both give the same attention in exact
+// arithmetic).
 //
 // All ranks run the same number of forwards (padding with a dummy prompt where one has run out), as
-// the sharded layers need every rank. `examples_per_forward` examples per step (each with O rows).
+// the sharded layers need every rank. A forward holds about `prompts_per_forward` rows
+// (prompts_per_forward / O examples, at least one).
 // `max_examples` > 0 scores only the first that many examples in global (user) order; the rows of
 // the others are absent from the result (E = this rank's kept examples).
 torch::Tensor score_in_orders(ShardedLlama& model, const PromptBuilder& prompts, const SequenceDataset& shard,
                               const std::vector<RankerExample>& examples,
                               const std::vector<std::vector<CandidateOrder>>& orders, const torch::Tensor& letter_ids,
-                              int64_t examples_per_forward, PositionMode positions, int64_t max_examples = 0,
+                              int64_t prompts_per_forward, PositionMode positions, int64_t max_examples = 0,
                               bool share_prefix = true);
 
 }  // namespace llamarec

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/ranking_metrics.h"
 
@@ -60,6 +61,13 @@ TEST(RankingMetrics, TiesScoreWhatARandomTieBreakScoresOnAverage) {
   RankingMetrics constant({1, 5, 10});
   constant.add_scores(torch::full({3, 20}, 2.5), torch::tensor({0, 19, 4}, torch::kLong));
   for (const auto& [k, value] : random) EXPECT_NEAR(constant.means().at(k), value, 1e-15) << k;
+  // A NaN answer score is a miss at every k.
+  RankingMetrics nan({1, 10});
+  auto with_nan = torch::zeros({1, 20});
+  with_nan[0][2] = std::numeric_limits<float>::quiet_NaN();
+  nan.add_scores(with_nan, torch::tensor({2}, torch::kLong));
+  EXPECT_EQ(nan.count(), 1);
+  for (const auto& [k, value] : nan.means()) EXPECT_EQ(value, 0.0) << k;
 }
 
 TEST(RankingMetrics, SumsCombineExactlyAcrossParts) {

@@ -126,9 +126,9 @@ TEST(RankerScoring, SharedHistoryPrefixEqualsIndependentForwards) {
     orders.push_back(std::move(o));
   }
   const auto shared =
-      score_in_orders(*setup.model, prompts, ds, examples, orders, setup.verbalizer_ids, 2, setup.positions, 0, true);
+      score_in_orders(*setup.model, prompts, ds, examples, orders, setup.verbalizer_ids, 8, setup.positions, 0, true);
   const auto separate =
-      score_in_orders(*setup.model, prompts, ds, examples, orders, setup.verbalizer_ids, 2, setup.positions, 0, false);
+      score_in_orders(*setup.model, prompts, ds, examples, orders, setup.verbalizer_ids, 8, setup.positions, 0, false);
   ASSERT_EQ(shared.sizes(), (std::vector<int64_t>{5, 4, 20}));
   EXPECT_LT((shared - separate).abs().max().item<double>(), 1e-4 * separate.abs().max().item<double>());
   EXPECT_GT((shared.select(1, 0) - shared.select(1, 1)).abs().max().item<double>(), 1e-3) << "orders must matter";
