@@ -381,7 +381,10 @@ TEST(FsdpLlamaMpi, PrefetchGivesTheSameStepWithAtMostTwoUnitsGathered) {
     config.hidden_size = 64;
     config.intermediate_size = 176;
     write_random_model(tmp / "m", config, 41);
-    const auto [ids, mask] = left_padded_batch(config.vocab_size, {0, 2, 1}, 10, 5);
+    // Not a structured binding: the lambdas below capture these (clang rejects capturing a binding in C++17).
+    const auto batch = left_padded_batch(config.vocab_size, {0, 2, 1}, 10, 5);
+    const auto& ids = batch.first;
+    const auto& mask = batch.second;
     struct Result {
       torch::Tensor loss;
       std::vector<torch::Tensor> grads;
