@@ -80,9 +80,7 @@ int run(int argc, char** argv, Communicator& comm) {
   for (size_t e = 0; e < std::min<size_t>(examples.size(), static_cast<size_t>(users)); ++e) {
     std::vector<TokenizedPrompt> variants;
     for (const auto& order : orders[e]) {
-      std::vector<int64_t> shown;
-      for (const auto i : order) shown.push_back(examples[e].candidates[i]);
-      variants.push_back(prompts.encode(example_history(shard, examples[e]), shown));
+      variants.push_back(prompts.encode(example_history(shard, examples[e]), in_order(examples[e].candidates, order)));
     }
     const auto n = static_cast<int64_t>(shared_prefix_length(variants));
     for (const auto& v : variants) all_tokens += static_cast<int64_t>(v.ids.size());

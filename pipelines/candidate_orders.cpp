@@ -27,6 +27,12 @@ std::vector<CandidateOrder> shuffled_orders(uint64_t seed, Split split, int64_t 
   return out;
 }
 
+std::vector<int64_t> in_order(const std::vector<int64_t>& candidates, const CandidateOrder& order) {
+  std::vector<int64_t> out;
+  for (const auto i : order) out.push_back(candidates.at(static_cast<size_t>(i)));
+  return out;
+}
+
 torch::Tensor slots_to_candidates(const torch::Tensor& slot_scores, const CandidateOrder& order) {
   const auto n = static_cast<int64_t>(order.size());
   if (slot_scores.size(-1) != n) fail("candidate order of {} slots for scores of {}", n, slot_scores.size(-1));

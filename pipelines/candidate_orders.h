@@ -23,6 +23,9 @@ CandidateOrder retriever_order(int64_t num_candidates);
 std::vector<CandidateOrder> shuffled_orders(uint64_t seed, Split split, int64_t global_user, int64_t num_candidates,
                                             int64_t count);
 
+// The candidates (item ids, retriever order) as shown in `order`: letter s shows candidates[order[s]].
+std::vector<int64_t> in_order(const std::vector<int64_t>& candidates, const CandidateOrder& order);
+
 // Scores indexed by letter slot [..., C] -> the same scores indexed by candidate [..., C].
 torch::Tensor slots_to_candidates(const torch::Tensor& slot_scores, const CandidateOrder& order);
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "distributed/all_reduce_metrics.h"
 
 namespace llamarec {
 
@@ -63,18 +64,14 @@ RankingMetrics method_metrics(const ScoredExamples& scored, const ScoreMethod& m
                               const std::vector<int64_t>& ks) {
   RankingMetrics metrics(ks);
   if (scored.logits.size(0) > 0) metrics.add_scores(method_scores(scored, method), scored.answers);
-  auto sums = metrics.sums();
-  all_reduce_sum(sums, comm);
-  metrics.set_sums(sums);
+  all_reduce_metrics(metrics, comm);
   return metrics;
 }
 
 RankingMetrics retriever_metrics(const ScoredExamples& scored, Communicator& comm, const std::vector<int64_t>& ks) {
   RankingMetrics metrics(ks);
   metrics.add_ranks(scored.retriever_ranks);
-  auto sums = metrics.sums();
-  all_reduce_sum(sums, comm);
-  metrics.set_sums(sums);
+  all_reduce_metrics(metrics, comm);
   return metrics;
 }
 

@@ -30,13 +30,6 @@ torch::Tensor verbalizer_scores(ShardedLlama& model, const PromptBatch& batch, c
 
 namespace {
 
-// Candidates of `example` in the letter order `order`.
-std::vector<int64_t> shown(const RankerExample& example, const CandidateOrder& order) {
-  std::vector<int64_t> out;
-  for (const auto i : order) out.push_back(example.candidates.at(static_cast<size_t>(i)));
-  return out;
-}
-
 // prompts[e][o] -> letter logits [E, O, C]: the common prefix of each example's prompts once into a
 // KV cache, then every order's remainder as a continuation of its example's cached prefix.
 torch::Tensor score_with_shared_prefix(ShardedLlama& model, const std::vector<std::vector<TokenizedPrompt>>& prompts,
@@ -113,7 +106,8 @@ torch::Tensor score_in_orders(ShardedLlama& model, const PromptBuilder& prompts,
         fail("ranker: example with {} orders, expected {}", orders[i].size(), num_orders);
       const auto history = example_history(shard, ex);
       batch.emplace_back();
-      for (const auto& order : orders[i]) batch.back().push_back(prompts.encode(history, shown(ex, order)));
+      for (const auto& order : orders[i])
+        batch.back().push_back(prompts.encode(history, in_order(ex.candidates, order)));
     }
     // A rank that has run out still runs the forwards, so that the sharded layers' gathers match.
     const bool dummy = batch.empty();

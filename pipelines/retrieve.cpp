@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "distributed/all_reduce_metrics.h"
 #include "core/atomic_file.h"
 #include "core/candidates_file.h"
 #include "core/error.h"
@@ -45,9 +46,7 @@ ScoredSplit score_split(LruRec& model, const SequenceDataset& shard, Split split
                           scores.push_back(values);
                           labels.push_back(label);
                         });
-  auto sums = out.metrics.sums();
-  comm.all_reduce(sums, ReduceOp::kSum);
-  out.metrics.set_sums(sums);
+  all_reduce_metrics(out.metrics, comm);
   if (top_k > 0) {
     auto cat = [&](std::vector<torch::Tensor>& parts, torch::Tensor empty) {
       return parts.empty() ? empty : torch::cat(parts, 0);

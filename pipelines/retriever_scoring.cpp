@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "distributed/all_reduce_metrics.h"
 #include "core/fault_injection.h"
 #include "pipelines/retriever_examples.h"
 
@@ -57,9 +58,7 @@ RankingMetrics evaluate_retriever(LruRec& model, const SequenceDataset& shard, c
                         [&](const std::vector<int64_t>&, const torch::Tensor& scores, const torch::Tensor& labels) {
                           metrics.add_scores(scores, labels);
                         });
-  auto sums = metrics.sums();
-  comm.all_reduce(sums, ReduceOp::kSum);
-  metrics.set_sums(sums);
+  all_reduce_metrics(metrics, comm);
   return metrics;
 }
 
