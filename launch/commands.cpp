@@ -41,6 +41,7 @@ void register_commands(CLI::App& app, CommandRegistry& registry) {
   register_stage_commands(app, registry);
   register_info_command(app, registry);
   register_generate_command(app, registry);
+  register_score_command(app, registry);
   register_config_command(app, registry);
 }
 

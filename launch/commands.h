@@ -40,5 +40,6 @@ void register_config_command(CLI::App& app, CommandRegistry& registry);
 void register_stage_commands(CLI::App& app, CommandRegistry& registry);  // the stage table, run, evaluate
 void register_info_command(CLI::App& app, CommandRegistry& registry);
 void register_generate_command(CLI::App& app, CommandRegistry& registry);
+void register_score_command(CLI::App& app, CommandRegistry& registry);  // parity checks
 
 }  // namespace llamarec

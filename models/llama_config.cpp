@@ -36,6 +36,16 @@ LlamaConfig llama_config_from_json(const nlohmann::json& json, const std::string
   read(json, where, "max_position_embeddings", c.max_position_embeddings);
   read(json, where, "rms_norm_eps", c.rms_norm_eps);
   read(json, where, "rope_theta", c.rope_theta);
+  // transformers 5 writes RoPE's settings as one object instead of rope_theta / rope_scaling.
+  if (json.contains("rope_parameters") && !json["rope_parameters"].is_null()) {
+    const auto& rope = json["rope_parameters"];
+    const std::string rope_where = where + ": rope_parameters";
+    if (!rope.is_object()) fail("{} must be an object, got {}", rope_where, rope.dump());
+    std::string type = "default";
+    read(rope, rope_where, "rope_type", type);
+    if (type != "default") fail("{}: rope_type '{}' is not supported (only \"default\")", rope_where, type);
+    read(rope, rope_where, "rope_theta", c.rope_theta);
+  }
   read(json, where, "tie_word_embeddings", c.tie_word_embeddings);
   read(json, where, "bos_token_id", c.bos_token_id);
   read(json, where, "eos_token_id", c.eos_token_id);

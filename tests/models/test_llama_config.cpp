@@ -80,6 +80,18 @@ TEST(LlamaConfig, DefaultsAndRoundTrip) {
   EXPECT_EQ(llama_parameter_count(back), llama_parameter_count(c));
 }
 
+TEST(LlamaConfig, ReadsTransformers5RopeParameters) {
+  const auto c = llama_config_from_json(
+      nlohmann::json::parse(R"({"hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 40,
+                                "num_hidden_layers": 1, "vocab_size": 10,
+                                "rope_parameters": {"rope_theta": 500000.0, "rope_type": "default"}})"),
+      "cfg");
+  EXPECT_DOUBLE_EQ(c.rope_theta, 500000.0);
+  EXPECT_NE(error_of(R"({"rope_parameters": {"rope_theta": 1e4, "rope_type": "yarn"}})").find("rope_type 'yarn'"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"rope_parameters": 3})").find("rope_parameters must be an object"), std::string::npos);
+}
+
 TEST(LlamaConfig, RejectsUnsupportedOrInconsistentConfigs) {
   EXPECT_NE(error_of(R"({"hidden_size": 30, "num_attention_heads": 4})").find("not divisible"), std::string::npos);
   EXPECT_NE(error_of(R"({"num_attention_heads": 32, "num_key_value_heads": 5})").find("num_key_value_heads 5"),

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <set>
 
@@ -23,6 +24,7 @@
 #include "pipelines/ranker_prompt.h"
 #include "pipelines/ranker_scoring.h"
 #include "pipelines/ranker_setup.h"
+#include "pipelines/score_prompts.h"
 #include "pipelines/train_ranker.h"
 #include "pipelines/training/checkpointer.h"
 #include "tests/pipelines/synthetic_dataset.h"
@@ -215,6 +217,70 @@ Config ranker_config(const std::filesystem::path& dir, const std::string& datase
   return c;
 }
 
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// `llamarec score` on the first 4 test users: its letter logits are the evaluation's in retriever
+// order (batched there with a shared prefix and padding, one prompt per forward here: equal up to
+// rounding), and its loss is the label-only loss of the same prompts with the answers appended.
+void check_scored_prompts(const Config& c, Communicator& comm, const std::string& adapter) {
+  TempDir tmp;
+  ScorePromptsOptions options;
+  options.users = 4;
+  options.output = (tmp / "scores.json").string();
+  run_score_prompts(c, comm, options);
+  const auto scored = read_json(options.output);
+  EXPECT_EQ(scored.at("adapter"), adapter);
+  EXPECT_EQ(scored.at("dtype"), "float32");
+  const auto& records = scored.at("prompts");
+  ASSERT_EQ(records.size(), 4u);
+
+  const auto shard = SequenceDataset::open(c.in_run_dir(c.data.dataset));
+  const auto candidates = read_ranker_candidates(c.in_run_dir(c.retrieval.candidates), shard, 20);
+  auto examples = make_ranker_eval_examples(shard, candidates, Split::kTest, 20);
+  examples.resize(4);
+  auto setup = make_ranker_setup(c, comm, shard.titles());
+  setup.model->load_adapter(adapter);
+  const PromptBuilder prompts(*setup.tokenizer, shard.titles(), setup.train_letter_ids, setup.prompt_options);
+  const std::vector<std::vector<CandidateOrder>> orders(examples.size(), {retriever_order(20)});
+  const auto logits = score_in_orders(*setup.model, prompts, shard, examples, orders, setup.verbalizer_ids, 3,
+                                      setup.positions);  // [4, 1, 20]
+  std::vector<TokenizedPrompt> train;
+  double loss_sum = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    const auto& r = records[i];
+    EXPECT_EQ(r.at("user").get<int64_t>(), shard.global_user(examples[i].local_user));
+    EXPECT_EQ(r.at("answer_slot").get<int64_t>(), examples[i].answer);
+    const auto scores = torch::tensor(r.at("letter_scores").get<std::vector<float>>());
+    EXPECT_TRUE(torch::allclose(scores, logits[static_cast<int64_t>(i)][0], 1e-4, 1e-4)) << i;
+    // The training prompt is the evaluation prompt + letter + EOS; left truncation (BOS kept) then
+    // drops one more token of its beginning.
+    const auto input = r.at("input_ids").get<std::vector<int64_t>>();
+    const auto ids = r.at("train_ids").get<std::vector<int64_t>>();
+    const size_t dropped = r.at("truncated").get<bool>() ? 1 : 0;
+    ASSERT_EQ(ids.size(), input.size() + 2 - dropped);
+    EXPECT_EQ(ids[ids.size() - 2], setup.train_letter_ids[static_cast<size_t>(examples[i].answer)]);
+    EXPECT_EQ(ids.back(), setup.tokenizer->eos_id());
+    EXPECT_EQ(std::vector<int64_t>(ids.begin() + 1, ids.end() - 2),
+              std::vector<int64_t>(input.begin() + 1 + dropped, input.end()))
+        << i;
+    train.push_back({ids});
+    loss_sum += r.at("loss").get<double>();
+  }
+  torch::NoGradGuard no_grad;
+  const double batched = ranker_loss_sum(*setup.model, collate_prompts(train), false, setup.positions).item<double>();
+  EXPECT_NEAR(loss_sum, batched / 2.0, 1e-4 * batched);
+
+  // The base alone scores differently from the trained adapter.
+  options.adapter = "none";
+  run_score_prompts(c, comm, options);
+  const auto base = read_json(options.output);
+  EXPECT_EQ(base.at("adapter"), "none");
+  EXPECT_NE(base.at("prompts")[0].at("letter_scores"), records[0].at("letter_scores"));
+}
+
 // Trains 8 steps, checks the PEFT adapter, resumes to 12, evaluates against the handmade retriever.
 void train_resume_and_evaluate(const std::filesystem::path& model, int64_t layers) {
   TempDir tmp;
@@ -285,6 +351,8 @@ void train_resume_and_evaluate(const std::filesystem::path& model, int64_t layer
   EXPECT_EQ(p.ranker_subset, pc.at("permutations_calibrated").subset);
   for (const auto& [k, v] : controls.at("shuffled").subset) EXPECT_DOUBLE_EQ(pc.at("shuffled").subset.at(k), v) << k;
   EXPECT_EQ(pc.count("permutations_probability_mean"), 1u);
+
+  check_scored_prompts(c, self, adapter.string());
 }
 
 TEST(RankerTraining, BuiltinBaseLearnsSavesAPeftAdapterResumesAndEvaluates) {
@@ -438,6 +506,24 @@ TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
   ASSERT_EQ(ma.controls.size(), mb.controls.size());
   for (size_t i = 0; i < ma.controls.size(); ++i) {
     for (const auto& [k, v] : mb.controls[i].subset) EXPECT_NEAR(ma.controls[i].subset.at(k), v, 1e-6) << k;
+  }
+  // `llamarec score` on the sharded base gives the single-process letter logits.
+  ScorePromptsOptions options;
+  options.users = 3;
+  options.output = (tmp / fmt::format("scores_np2_rank{}.json", world.rank())).string();
+  run_score_prompts(multi, world, options);
+  options.output = (tmp / "scores_np1.json").string();
+  run_score_prompts(alone, self, options);
+  if (world.rank() == 0) {
+    const auto sa = read_json((tmp / "scores_np2_rank0.json").string()).at("prompts");
+    const auto sb = read_json((tmp / "scores_np1.json").string()).at("prompts");
+    ASSERT_EQ(sa.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(sa[i].at("input_ids"), sb[i].at("input_ids"));
+      EXPECT_TRUE(torch::allclose(torch::tensor(sa[i].at("letter_scores").get<std::vector<float>>()),
+                                  torch::tensor(sb[i].at("letter_scores").get<std::vector<float>>()), 1e-5, 1e-5));
+      EXPECT_NEAR(sa[i].at("loss").get<double>(), sb[i].at("loss").get<double>(), 1e-5);
+    }
   }
 }
 
