@@ -7,6 +7,17 @@ target_link_libraries(llamarec_flags INTERFACE
   ${TORCH_LIBRARIES} MPI::MPI_CXX HDF5::HDF5 nlohmann_json::nlohmann_json CLI11::CLI11
   spdlog::spdlog fmt::fmt PkgConfig::TOMLPP Threads::Threads)
 target_compile_options(llamarec_flags INTERFACE ${TORCH_CXX_FLAGS})
+# LibTorch 2.x ships its own {fmt} headers (fmt 12) under its include/, which comes first on the
+# command line; spdlog and libfmt are built against the system's fmt. A plain -I to a folder that
+# holds only the system's fmt puts it before every -isystem.
+if(Torch_VERSION VERSION_GREATER_EQUAL 2 AND EXISTS "${TORCH_INSTALL_PREFIX}/include/fmt")
+  get_target_property(_fmt_include fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+  list(GET _fmt_include 0 _fmt_include)
+  file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/fmt_first)
+  file(CREATE_LINK ${_fmt_include}/fmt ${PROJECT_BINARY_DIR}/fmt_first/fmt SYMBOLIC)
+  target_include_directories(llamarec_flags BEFORE INTERFACE ${PROJECT_BINARY_DIR}/fmt_first)
+  message(STATUS "llamarec: LibTorch ${Torch_VERSION} bundles {fmt}; ${_fmt_include}/fmt comes first")
+endif()
 if(LLAMAREC_WITH_NCCL)
   target_compile_definitions(llamarec_flags INTERFACE LLAMAREC_WITH_NCCL=1)
 endif()

@@ -77,16 +77,15 @@ void run_score_prompts(const Config& config, Communicator& comm, const ScoreProm
                        {"loss", loss}});
   }
   if (comm.rank() != 0) return;
-  const nlohmann::json out = {
-      {"base_model", setup.base_model},
-      {"adapter", adapter},
-      {"dtype", dtype_name(setup.model->dtype())},
-      {"device", setup.model->device().str()},
-      {"world_size", comm.size()},
-      {"split", options.split},
-      {"letter_ids", to_vector(setup.verbalizer_ids.to(torch::kFloat32))},
-      {"positions", setup.positions == PositionMode::kArange ? "arange" : "from_mask"},
-      {"prompts", records}};
+  const nlohmann::json out = {{"base_model", setup.base_model},
+                              {"adapter", adapter},
+                              {"dtype", dtype_name(setup.model->dtype())},
+                              {"device", setup.model->device().str()},
+                              {"world_size", comm.size()},
+                              {"split", options.split},
+                              {"letter_ids", to_vector(setup.verbalizer_ids.to(torch::kFloat32))},
+                              {"positions", setup.positions == PositionMode::kArange ? "arange" : "from_mask"},
+                              {"prompts", records}};
   write_file_atomic(options.output, out.dump(1) + "\n");
   spdlog::info("score: {} prompts ({}, {}, adapter {}) -> {}", records.size(), dtype_name(setup.model->dtype()),
                setup.model->device().str(), adapter, options.output);

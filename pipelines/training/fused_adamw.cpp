@@ -1,11 +1,10 @@
 #include "pipelines/training/fused_adamw.h"
 
-#include <c10/util/string_utils.h>
-
 #include <cmath>
 
 #include "core/error.h"
 #include "models/lru_simd.h"
+#include "pipelines/training/optimizer_state.h"
 
 // sqrt without errno lets GCC vectorise the loop (v is never negative).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -57,7 +56,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       const auto& grad = p.grad();
-      const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = optimizer_state_key(p);
       auto it = state().find(key);
       if (it == state().end()) {
         auto fresh = std::make_unique<torch::optim::AdamWParamState>();

@@ -7,8 +7,7 @@
 namespace llamarec {
 namespace {
 
-// The key LibTorch's optimizers use for a parameter's state.
-std::string state_key(const torch::Tensor& parameter) { return c10::guts::to_string(parameter.unsafeGetTensorImpl()); }
+OptimizerStateKey state_key(const torch::Tensor& parameter) { return optimizer_state_key(parameter); }
 
 enum class Kind { kAdam, kAdamW, kSgd };
 

@@ -10,9 +10,27 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace llamarec {
+
+// The key LibTorch's optimizers use for a parameter's state: the TensorImpl's address as a string
+// up to LibTorch 2.1, the address itself from 2.2 on. A template, so that the branch of the other
+// version is never compiled.
+using OptimizerStateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+template <class Key = OptimizerStateKey>
+Key optimizer_state_key(const torch::Tensor& parameter) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream out;  // what 1.13's c10::guts::to_string does with a pointer
+    out << parameter.unsafeGetTensorImpl();
+    return out.str();
+  } else {
+    return parameter.unsafeGetTensorImpl();
+  }
+}
 
 std::map<std::string, torch::Tensor> optimizer_state_tensors(torch::optim::Optimizer& optimizer,
                                                              const std::map<std::string, torch::Tensor>& parameters);

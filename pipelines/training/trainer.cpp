@@ -1,6 +1,7 @@
 #include "pipelines/training/trainer.h"
 
 #include <spdlog/spdlog.h>
+#include <torch/version.h>
 
 #include <chrono>
 #include <cmath>
@@ -156,7 +157,13 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
       const auto local = plan.local_batch(state.step % steps_per_epoch);
       state.last_lr = schedule.at(state.step);
       set_learning_rate(optimizer, state.last_lr);
+      // Zeroed, not reset to undefined (LibTorch 2's default): a parameter that gets no gradient in
+      // a step must still be decayed as it was under 1.13, so that both builds train alike.
+#if TORCH_VERSION_MAJOR >= 2
+      optimizer.zero_grad(/*set_to_none=*/false);
+#else
       optimizer.zero_grad();
+#endif
       const bool poisoned = fault_at(FaultPoint::kStep, state.step);
       double local_loss = 0, local_tokens = 0;
       TrainingTask::Loss loss;

@@ -1,6 +1,7 @@
 // FusedAdamW against LibTorch's AdamW: the same trajectory (to float rounding) over many steps, with
 // and without weight decay, and the same state objects (so that it checkpoints alike).
 #include "pipelines/training/fused_adamw.h"
+#include "pipelines/training/optimizer_state.h"
 
 #include <gtest/gtest.h>
 
@@ -34,10 +35,8 @@ TEST(FusedAdamW, FollowsLibTorchAdamW) {
   }
   EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6)) << (a - b).abs().max().item<double>();
   EXPECT_TRUE(torch::allclose(c, d, 1e-5, 1e-6)) << (c - d).abs().max().item<double>();
-  const auto& ra = static_cast<const torch::optim::AdamWParamState&>(
-      *reference.state().at(c10::guts::to_string(a.unsafeGetTensorImpl())));
-  const auto& fb = static_cast<const torch::optim::AdamWParamState&>(
-      *fused.state().at(c10::guts::to_string(b.unsafeGetTensorImpl())));
+  const auto& ra = static_cast<const torch::optim::AdamWParamState&>(*reference.state().at(optimizer_state_key(a)));
+  const auto& fb = static_cast<const torch::optim::AdamWParamState&>(*fused.state().at(optimizer_state_key(b)));
   EXPECT_EQ(ra.step(), fb.step());
   EXPECT_TRUE(torch::allclose(ra.exp_avg(), fb.exp_avg(), 1e-5, 1e-7));
   EXPECT_TRUE(torch::allclose(ra.exp_avg_sq(), fb.exp_avg_sq(), 1e-5, 1e-7));
