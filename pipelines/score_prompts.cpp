@@ -77,13 +77,15 @@ void run_score_prompts(const Config& config, Communicator& comm, const ScoreProm
                        {"loss", loss}});
   }
   if (comm.rank() != 0) return;
+  const auto ids = setup.verbalizer_ids.to(torch::kCPU, torch::kInt64).contiguous();
+  const std::vector<int64_t> letter_ids(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
   const nlohmann::json out = {{"base_model", setup.base_model},
                               {"adapter", adapter},
                               {"dtype", dtype_name(setup.model->dtype())},
                               {"device", setup.model->device().str()},
                               {"world_size", comm.size()},
                               {"split", options.split},
-                              {"letter_ids", to_vector(setup.verbalizer_ids.to(torch::kFloat32))},
+                              {"letter_ids", letter_ids},
                               {"positions", setup.positions == PositionMode::kArange ? "arange" : "from_mask"},
                               {"prompts", records}};
   write_file_atomic(options.output, out.dump(1) + "\n");

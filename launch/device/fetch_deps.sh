@@ -41,5 +41,9 @@ rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
 # As root, apt fetches as the _apt user, which needs to write the folder.
 chmod 777 "$dest.tmp"
 (cd "$dest.tmp" && apt-get download -qq "${packages[@]}")
+# The parity check's random Llama uses the real Llama 2 tokenizer (vocabulary 32,000); ../shared does
+# not travel, so a copy goes into the carried folder (never into the repository: its license).
+shared_tokenizer="$root/../shared/models/llama2-tokenizer/tokenizer.model"
+if [ -f "$shared_tokenizer" ]; then cp "$shared_tokenizer" "$dest.tmp/tokenizer.model"; fi
 rm -rf "$dest" && mv "$dest.tmp" "$dest"
 echo "fetch_deps: ${#packages[@]} packages, $(du -sh "$dest" | cut -f1) in $dest"

@@ -29,7 +29,7 @@ for stage in preprocess train-retriever retrieve evaluate-retriever train-ranker
   expect "$stage is listed" zero "^ +$stage " "$bin" --help
   expect "$stage --help" zero "-c,--config" "$bin" "$stage" --help
 done
-for command in run evaluate info generate config; do
+for command in run evaluate info generate config score; do
   expect "$command --help" zero "Usage:" "$bin" "$command" --help
 done
 expect "no subcommand" nonzero "subcommand" "$bin"
