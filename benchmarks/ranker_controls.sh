@@ -5,8 +5,10 @@
 #   bash benchmarks/ranker_controls.sh CONFIG [key=value ...]
 # CONFIG's run.dir must hold the dataset and the retriever's candidates (run the first four stages).
 # Environment: LRS (default "3e-4 1e-3 3e-3"), STEPS (600), VAL_INTERVAL (100), K (4), NP (2),
-# OUT (benchmarks/results/ranker_controls.json). The learning rate reported as "trained" is the one
-# with the best validation NDCG@10 (shuffled order): chosen on validation only.
+# OUT (benchmarks/results/ranker_controls.json), TAG (a prefix of the adapters' names, so that runs
+# with other overrides, e.g. ranker.train_order=retriever, keep their own adapters). The learning
+# rate reported as "trained" is the one with the best validation NDCG@10 (shuffled order): chosen on
+# validation only.
 set -euo pipefail
 config=${1:?usage: ranker_controls.sh CONFIG [key=value ...]}
 shift
@@ -25,13 +27,14 @@ run_stage() { "${mpi[@]}" "$llamarec" "$@" -c "$config" "${overrides[@]}"; }
 runs=()
 # Untrained: one step at the schedule's first lr, which is 0 (HF's linear warmup), so the saved
 # adapter is the initial one (B = 0: the base model itself).
-run_stage train-ranker --set ranker.adapter=controls/untrained --set ranker.max_steps=1 --set ranker.val_interval=1 \
-  --set eval.scalars=controls/untrained.jsonl
-run_stage evaluate-ranker --set ranker.adapter=controls/untrained --set ranker.permutations="$k" \
-  --set eval.metrics=controls/untrained.metrics.json
-runs+=(untrained)
+tag=${TAG:-}
+run_stage train-ranker --set ranker.adapter="controls/${tag}untrained" --set ranker.max_steps=1 \
+  --set ranker.val_interval=1 --set eval.scalars="controls/${tag}untrained.jsonl"
+run_stage evaluate-ranker --set ranker.adapter="controls/${tag}untrained" --set ranker.permutations="$k" \
+  --set eval.metrics="controls/${tag}untrained.metrics.json"
+runs+=("${tag}untrained")
 for lr in $lrs; do
-  name=lr$lr
+  name=${tag}lr$lr
   run_stage train-ranker --set ranker.adapter="controls/$name" --set ranker.lr="$lr" --set ranker.max_steps="$steps" \
     --set ranker.val_interval="${VAL_INTERVAL:-100}" --set eval.scalars="controls/$name.jsonl"
   run_stage evaluate-ranker --set ranker.adapter="controls/$name" --set ranker.permutations="$k" \

@@ -27,6 +27,10 @@ void write_split(Hdf5File& file, const std::string& name, const CandidateSplit& 
   file.write_int64("/" + name + "/label", to_vector<int64_t>(s.label, torch::kLong));
   file.write_int64_2d("/" + name + "/items", to_vector<int64_t>(s.items, torch::kLong), n, k);
   file.write_float32_2d("/" + name + "/scores", to_vector<float>(s.scores, torch::kFloat32), n, k);
+  if (s.history_end.defined()) {
+    if (s.history_end.numel() != n) fail("{}: inconsistent candidate shapes for /{}/history_end", file.path(), name);
+    file.write_int64("/" + name + "/history_end", to_vector<int64_t>(s.history_end, torch::kLong));
+  }
 }
 
 CandidateSplit read_split(const Hdf5File& file, const std::string& name, int64_t k) {
@@ -46,6 +50,12 @@ CandidateSplit read_split(const Hdf5File& file, const std::string& name, int64_t
   s.label = torch::tensor(label, torch::kLong);
   s.items = torch::tensor(items, torch::kLong).view({n, k});
   s.scores = torch::tensor(scores, torch::kFloat32).view({n, k});
+  if (file.exists("/" + name + "/history_end")) {
+    const auto history_end = file.read_int64("/" + name + "/history_end");
+    if (static_cast<int64_t>(history_end.size()) != n)
+      fail("{}: /{}/history_end and /{}/user differ in length", file.path(), name, name);
+    s.history_end = torch::tensor(history_end, torch::kLong);
+  }
   return s;
 }
 
@@ -63,6 +73,10 @@ void write_candidates(const std::string& path, const Candidates& c) {
     Hdf5File file(tmp, Hdf5File::Mode::kCreate);
     write_split(file, "val", c.val, c.k);
     write_split(file, "test", c.test, c.k);
+    if (c.has_train()) {
+      if (!c.train.history_end.defined()) fail("{}: /train candidates need history_end", path);
+      write_split(file, "train", c.train, c.k);
+    }
     for (const auto& [key, value] : c.attributes) file.set_attribute(key, value);
     file.set_attribute("schema_version", kCandidatesSchemaVersion);
     file.set_attribute("created_by", std::string("llamarec"));
@@ -86,6 +100,10 @@ Candidates read_candidates(const std::string& path) {
   c.num_items = int_attribute(file, "num_items");
   c.val = read_split(file, "val", c.k);
   c.test = read_split(file, "test", c.k);
+  if (file.exists("/train")) {
+    c.train = read_split(file, "train", c.k);
+    if (!c.train.history_end.defined()) fail("{}: /train/history_end is missing", path);
+  }
   return c;
 }
 

@@ -5,6 +5,9 @@
 //   /val/label [U] int64 the held-out item                            /test/label [U]
 //   root attributes: schema_version, k, num_users, num_items, dataset, retriever checkpoint,
 //   plus the exact full-ranking retriever metrics of each split ("val_Recall@10", ...).
+// Optional (ranker.train_order retriever or mix), one row per training prefix in (user, prefix) order:
+//   /train/user [P], /train/history_end [P] (the prefix: the user's train items[:history_end]),
+//   /train/items [P, k], /train/scores [P, k], /train/label [P] (train items[history_end]).
 #pragma once
 #include <torch/torch.h>
 
@@ -16,10 +19,11 @@
 namespace llamarec {
 
 struct CandidateSplit {
-  torch::Tensor user;    // [U] int64
-  torch::Tensor items;   // [U, k] int64
-  torch::Tensor scores;  // [U, k] float32
-  torch::Tensor label;   // [U] int64
+  torch::Tensor user;         // [U] int64
+  torch::Tensor items;        // [U, k] int64
+  torch::Tensor scores;       // [U, k] float32
+  torch::Tensor label;        // [U] int64
+  torch::Tensor history_end;  // train only: [U] int64, the prefix length
 };
 
 struct Candidates {
@@ -28,6 +32,8 @@ struct Candidates {
   int64_t num_items = 0;
   CandidateSplit val;
   CandidateSplit test;
+  CandidateSplit train;  // empty (undefined tensors) unless the file has /train
+  bool has_train() const { return train.user.defined(); }
   H5Attributes attributes;  // provenance and metrics
 };
 

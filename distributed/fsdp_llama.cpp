@@ -4,6 +4,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <cmath>
+#include <set>
 
 #include "core/error.h"
 #include "core/profile_scope.h"
@@ -128,7 +129,9 @@ void ShardedLlama::load_adapter(const std::string& dir) {
   if (!has_lora()) {
     apply_lora(config, 0);
   } else if (config.r != lora_config_.r || config.alpha != lora_config_.alpha ||
-             config.target_modules != lora_config_.target_modules) {
+             // PEFT writes target_modules from a set, in any order.
+             std::set<std::string>(config.target_modules.begin(), config.target_modules.end()) !=
+                 std::set<std::string>(lora_config_.target_modules.begin(), lora_config_.target_modules.end())) {
     fail("{}: adapter (r {}, alpha {}) does not match the model's adapters (r {}, alpha {})", dir, config.r,
          config.alpha, lora_config_.r, lora_config_.alpha);
   }

@@ -109,10 +109,12 @@ LoraConfig load_peft_config(const std::string& dir) {
     fail("{}: task_type is {}, expected CAUSAL_LM", path, json["task_type"].dump());
   if (get("bias", std::string("none")) != "none")
     fail("{}: bias '{}' is not supported (only \"none\")", path, json["bias"].dump());
-  for (const char* key : {"fan_in_fan_out", "use_rslora", "use_dora"}) {
+  for (const char* key : {"fan_in_fan_out", "use_rslora", "use_dora", "use_qalora"}) {
     if (get(key, false)) fail("{}: {} = true is not supported", path, key);
   }
-  for (const char* key : {"rank_pattern", "alpha_pattern", "modules_to_save", "layers_to_transform"}) {
+  // Newer PEFT options that change what the adapter computes; an empty or null one is PEFT's default.
+  for (const char* key : {"rank_pattern", "alpha_pattern", "modules_to_save", "layers_to_transform",
+                          "layer_replication", "target_parameters", "exclude_modules", "alora_invocation_tokens"}) {
     if (has(key) && !json[key].empty()) fail("{}: {} {} is not supported", path, key, json[key].dump());
   }
   LoraConfig config;

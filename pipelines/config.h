@@ -26,6 +26,7 @@ namespace llamarec {
 enum class ComputeDtype { kAuto, kFloat32, kBFloat16 };
 enum class LetterIds { kNewline, kDummyPrefix };
 enum class CandidateOrderChoice { kRetriever, kShuffled };
+enum class TrainOrderChoice { kRandom, kRetriever, kMix };
 enum class CollectiveBackend { kAuto, kMpi, kNccl };
 enum class DeviceChoice { kAuto, kCpu, kCuda };
 // TextEncoding: core/text_encoding.h
@@ -45,6 +46,8 @@ LLAMAREC_CONFIG_ENUM(ComputeDtype, {ComputeDtype::kAuto, "auto"}, {ComputeDtype:
 LLAMAREC_CONFIG_ENUM(LetterIds, {LetterIds::kNewline, "newline"}, {LetterIds::kDummyPrefix, "dummy_prefix"});
 LLAMAREC_CONFIG_ENUM(CandidateOrderChoice, {CandidateOrderChoice::kRetriever, "retriever"},
                      {CandidateOrderChoice::kShuffled, "shuffled"});
+LLAMAREC_CONFIG_ENUM(TrainOrderChoice, {TrainOrderChoice::kRandom, "random"},
+                     {TrainOrderChoice::kRetriever, "retriever"}, {TrainOrderChoice::kMix, "mix"});
 LLAMAREC_CONFIG_ENUM(CollectiveBackend, {CollectiveBackend::kAuto, "auto"}, {CollectiveBackend::kMpi, "mpi"},
                      {CollectiveBackend::kNccl, "nccl"});
 LLAMAREC_CONFIG_ENUM(TextEncoding, {TextEncoding::kAuto, "auto"}, {TextEncoding::kUtf8, "utf-8"},
@@ -224,6 +227,7 @@ struct RankerConfig {
   int64_t num_candidates = 20;
   LetterIds letter_ids = LetterIds::kNewline;
   PositionMode positions = PositionMode::kArange;
+  TrainOrderChoice train_order = TrainOrderChoice::kRandom;
   CandidateOrderChoice val_order = CandidateOrderChoice::kShuffled;
   int64_t permutations = 0;
   bool calibrate = false;
@@ -265,6 +269,12 @@ struct RankerConfig {
       "verbalizer ids: newline (the letter tokens as they follow \"\\n\", i.e. the trained ones) or "
       "dummy_prefix (encode(letter), what the reference code reads)");
     v("positions", positions, "position ids of left-padded prompts: arange (HF 4.33, the reference) or from_mask");
+    v("train_order", train_order,
+      "candidates of the training prompts: random (the target and uniform negatives, shuffled: the reference's), "
+      "retriever (the retriever's top num_candidates of each training prefix in its order, hard negatives as at "
+      "test time; prefixes whose target it misses are left out, as the evaluation's valid retrieval subset) or "
+      "mix (each prefix either way with equal odds; missed ones random). retriever and mix make retrieve also "
+      "score every training prefix");
     v("val_order", val_order,
       "candidate order of the validations that select the best adapter: shuffled (a seeded shuffle per user, so "
       "that the letter prior cannot pass for ranking) or retriever (the reference's)");

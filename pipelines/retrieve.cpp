@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "distributed/all_reduce_metrics.h"
 #include "core/atomic_file.h"
@@ -27,42 +28,54 @@ struct ScoredSplit {
   RankingMetrics metrics{kRetrieverKs};
 };
 
-// Scores this shard's users on `split`: exact metrics (all-reduced) and, when top_k > 0, the top-k
-// candidates of all users (gathered on every rank, user order).
-ScoredSplit score_split(LruRec& model, const SequenceDataset& shard, Split split, const Config& config, int64_t top_k,
-                        Communicator& comm) {
+// Scores `windows` of this shard: exact metrics (all-reduced) and, when top_k > 0, the top-k
+// candidates of the windows of all ranks, gathered on every rank in (user, history length) order.
+// `history_end` keeps the history lengths in the result.
+ScoredSplit score_windows(LruRec& model, const SequenceDataset& shard, const std::vector<ScoringWindow>& windows,
+                          const Config& config, int64_t top_k, bool history_end, Communicator& comm) {
   ScoredSplit out;
-  std::vector<torch::Tensor> users, items, scores, labels;
-  const ScoringOptions options{split, config.retriever.max_len, true, config.retriever.eval_batch_size};
-  for_each_scored_batch(model, shard, options,
-                        [&](const std::vector<int64_t>& local, const torch::Tensor& s, const torch::Tensor& label) {
-                          out.metrics.add_scores(s, label);
-                          if (top_k <= 0) return;
-                          auto [values, indices] = s.topk(top_k, 1);  // sorted, best first
-                          std::vector<int64_t> global;
-                          for (const auto u : local) global.push_back(shard.global_user(u));
-                          users.push_back(torch::tensor(global, torch::kLong));
-                          items.push_back(indices);
-                          scores.push_back(values);
-                          labels.push_back(label);
-                        });
+  std::vector<torch::Tensor> users, ends, items, scores, labels;
+  const ScoringOptions options{Split::kVal, config.retriever.max_len, true, config.retriever.eval_batch_size};
+  for_each_scored_window(model, windows, options,
+                         [&](const std::vector<int64_t>& ids, const torch::Tensor& s, const torch::Tensor& label) {
+                           out.metrics.add_scores(s, label);
+                           if (top_k <= 0) return;
+                           auto [values, indices] = s.topk(top_k, 1);  // sorted, best first
+                           std::vector<int64_t> global, end;
+                           for (const auto i : ids) {
+                             const auto& w = windows[static_cast<size_t>(i)];
+                             global.push_back(shard.global_user(w.user));
+                             end.push_back(w.history.size);
+                           }
+                           users.push_back(torch::tensor(global, torch::kLong));
+                           ends.push_back(torch::tensor(end, torch::kLong));
+                           items.push_back(indices);
+                           scores.push_back(values);
+                           labels.push_back(label);
+                         });
   all_reduce_metrics(out.metrics, comm);
   if (top_k > 0) {
     auto cat = [&](std::vector<torch::Tensor>& parts, torch::Tensor empty) {
       return parts.empty() ? empty : torch::cat(parts, 0);
     };
     out.top.user = all_gather_rows(comm, cat(users, torch::zeros({0}, torch::kLong)));
+    out.top.history_end = all_gather_rows(comm, cat(ends, torch::zeros({0}, torch::kLong)));
     out.top.items = all_gather_rows(comm, cat(items, torch::zeros({0, top_k}, torch::kLong)));
     out.top.scores = all_gather_rows(comm, cat(scores, torch::zeros({0, top_k}, torch::kFloat32)));
     out.top.label = all_gather_rows(comm, cat(labels, torch::zeros({0}, torch::kLong)));
-    // Scoring ran in length order; the file is in user order.
-    const auto order = out.top.user.argsort();
-    out.top.user = out.top.user.index_select(0, order);
-    out.top.items = out.top.items.index_select(0, order);
-    out.top.scores = out.top.scores.index_select(0, order);
-    out.top.label = out.top.label.index_select(0, order);
+    // Scoring ran in length order; the file is in (user, history length) order.
+    const auto key = out.top.user * (shard.num_interactions() + 1) + out.top.history_end;
+    const auto order = key.argsort();
+    for (auto* t : {&out.top.user, &out.top.history_end, &out.top.items, &out.top.scores, &out.top.label})
+      *t = t->index_select(0, order);
+    if (!history_end) out.top.history_end = torch::Tensor();
   }
   return out;
+}
+
+ScoredSplit score_split(LruRec& model, const SequenceDataset& shard, Split split, const Config& config, int64_t top_k,
+                        Communicator& comm) {
+  return score_windows(model, shard, eval_windows(shard, split), config, top_k, false, comm);
 }
 
 nlohmann::json metrics_json(const MetricMap& m) {
@@ -100,6 +113,14 @@ SplitMetrics run_retrieve(const Config& config, Communicator& comm) {
   SplitMetrics result{val.metrics.means(), test.metrics.means(), test.metrics.count()};
   log_metrics("retriever val", result.val);
   log_metrics("retriever test", result.test);
+  // The ranker's training prefixes in retriever order (ranker.train_order): one window per prefix.
+  std::optional<ScoredSplit> train;
+  if (config.ranker.train_order != TrainOrderChoice::kRandom) {
+    train = score_windows(model, shard, training_prefix_windows(shard), config, k, true, comm);
+    log_metrics("retriever train", train->metrics.means());
+    spdlog::info("training prefixes: {} scored; Recall@20 {:.4f} is the share the ranker sees in retriever order",
+                 train->metrics.count(), train->metrics.means().at("Recall@20"));
+  }
   if (comm.rank() == 0) {
     Candidates c;
     c.k = k;
@@ -107,6 +128,7 @@ SplitMetrics run_retrieve(const Config& config, Communicator& comm) {
     c.num_items = shard.num_items();
     c.val = val.top;
     c.test = test.top;
+    if (train) c.train = train->top;
     c.attributes["dataset"] = dataset_path;
     c.attributes["retriever"] = checkpoint;
     for (const auto& [name, v] : result.val) c.attributes["val_" + name] = v;

@@ -15,19 +15,6 @@ namespace llamarec {
 
 namespace {
 
-std::string dtype_name(torch::Dtype dtype) {
-  switch (dtype) {
-    case torch::kFloat32:
-      return "float32";
-    case torch::kBFloat16:
-      return "bfloat16";
-    case torch::kFloat16:
-      return "float16";
-    default:
-      return std::string(c10::toString(dtype));
-  }
-}
-
 std::vector<float> to_vector(const torch::Tensor& t) {
   const auto c = t.to(torch::kCPU, torch::kFloat32).contiguous();
   return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
@@ -72,6 +59,7 @@ void run_score_prompts(const Config& config, Communicator& comm, const ScoreProm
                        {"text", prompts.text(history, ex.candidates)},
                        {"input_ids", eval.ids},
                        {"truncated", eval.truncated},
+                       {"train_truncated", train.truncated},
                        {"train_ids", train.ids},
                        {"letter_scores", to_vector(scores[0])},
                        {"loss", loss}});
@@ -81,7 +69,7 @@ void run_score_prompts(const Config& config, Communicator& comm, const ScoreProm
   const std::vector<int64_t> letter_ids(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
   const nlohmann::json out = {{"base_model", setup.base_model},
                               {"adapter", adapter},
-                              {"dtype", dtype_name(setup.model->dtype())},
+                              {"dtype", std::string(c10::toString(setup.model->dtype()))},
                               {"device", setup.model->device().str()},
                               {"world_size", comm.size()},
                               {"split", options.split},
@@ -89,8 +77,8 @@ void run_score_prompts(const Config& config, Communicator& comm, const ScoreProm
                               {"positions", setup.positions == PositionMode::kArange ? "arange" : "from_mask"},
                               {"prompts", records}};
   write_file_atomic(options.output, out.dump(1) + "\n");
-  spdlog::info("score: {} prompts ({}, {}, adapter {}) -> {}", records.size(), dtype_name(setup.model->dtype()),
-               setup.model->device().str(), adapter, options.output);
+  spdlog::info("score: {} prompts ({}, {}, adapter {}) -> {}", records.size(),
+               std::string(c10::toString(setup.model->dtype())), setup.model->device().str(), adapter, options.output);
 }
 
 }  // namespace llamarec

@@ -43,9 +43,10 @@ const std::vector<Stage>& pipeline_stages() {
        {"retriever."},
        [](const Config& c, Communicator& comm, const StageArgs&) { train_retriever(c, comm); }},
       {"retrieve",
-       "score all items for every user and keep the top-k candidates",
+       "score all items for every user and keep the top-k candidates (and for every training prefix with "
+       "ranker.train_order retriever or mix)",
        StageComm::kCpu,
-       {"retrieval."},
+       {"retrieval.", "ranker.train_order"},
        [](const Config& c, Communicator& comm, const StageArgs&) { run_retrieve(c, comm); }},
       {"evaluate-retriever",
        "exact distributed evaluation of the retriever; writes metrics.json",

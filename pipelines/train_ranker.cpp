@@ -28,7 +28,9 @@ class RankerTask : public TrainingTask {
         comm_(comm),
         prompt_cost_(model_.config()),
         prompts_(*setup_.tokenizer, shard_.titles(), setup_.train_letter_ids, setup_.prompt_options),
-        examples_(make_ranker_train_examples(shard_, rc_.num_candidates, static_cast<uint64_t>(config.run.seed))),
+        examples_(make_ranker_train_examples(shard_, rc_.num_candidates, static_cast<uint64_t>(config.run.seed),
+                                             rc_.train_order, &candidates_,
+                                             config.in_run_dir(config.retrieval.candidates))),
         val_examples_(make_ranker_eval_examples(shard_, candidates_, Split::kVal, rc_.num_candidates)) {
     for (const auto& ex : val_examples_) {
       val_orders_.push_back({rc_.val_order == CandidateOrderChoice::kRetriever
@@ -43,8 +45,11 @@ class RankerTask : public TrainingTask {
     model_.apply_lora(lora, static_cast<uint64_t>(config.run.seed));
     optimizer_ = std::make_unique<FusedAdamW>(model_.lora_parameters(),
                                               torch::optim::AdamWOptions(rc_.lr).weight_decay(rc_.weight_decay));
-    spdlog::info("ranker: val subset {} users (validating on {}, candidates in {} order); LoRA r {} on {}", val_total,
-                 val_users_, enum_name(rc_.val_order), lora.r, fmt::join(lora.target_modules, ","));
+    spdlog::info(
+        "ranker: {} training prompts ({} candidates); val subset {} users (validating on {}, candidates in {} order); "
+        "LoRA r {} on {}",
+        global_offset(comm, static_cast<int64_t>(examples_.size())).total, enum_name(rc_.train_order), val_total,
+        val_users_, enum_name(rc_.val_order), lora.r, fmt::join(lora.target_modules, ","));
   }
 
   int64_t num_local_examples() const override { return static_cast<int64_t>(examples_.size()); }

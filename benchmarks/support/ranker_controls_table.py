@@ -37,7 +37,7 @@ def main():
             points = curve.get("curve", curve if isinstance(curve, list) else [])
             curves[name] = [{"step": p["step"], "train_loss": p.get("train_loss"), "NDCG@10": p.get("NDCG@10")}
                             for p in points]
-    trained = [r for r in rows if r["adapter"] != "untrained"]
+    trained = [r for r in rows if not r["adapter"].endswith("untrained")]
     best = None
     for name in [r["adapter"] for r in trained]:
         scored = [p["NDCG@10"] for p in curves.get(name, [])[1:] if p["NDCG@10"] is not None]

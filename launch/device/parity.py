@@ -13,8 +13,8 @@
       the adapter loaded by PeftModel.from_pretrained, one prompt per forward, as the official code runs them.
 
 Checks and tolerances (every one prints a PASS/FAIL line; the exit status is 1 if any fails):
-  - tokens: the prompt text tokenized by the Hugging Face Llama tokenizer (BOS added) equals our ids, for every
-    prompt that was not left-truncated.
+  - tokens: the prompt text tokenized as the reference's slow LlamaTokenizer does (BOS + SentencePiece's pieces;
+    left truncation keeping BOS) equals our ids, for every prompt.
   - fp32: our letter logits against transformers' at the last position: relative error ||ours - ref|| / ||ref||
     <= 1e-4 over all prompts; the loss (mean cross-entropy of the answer letter and EOS): |ours - ref| <= 1e-4 *
     max(1, ref). The adapter's own effect (||ref - ref without adapter||) must be at least 100 times that
@@ -22,7 +22,8 @@ Checks and tolerances (every one prints a PASS/FAIL line; the exit status is 1 i
   - bf16 (--bf16): both implementations in bf16, each measured against transformers in fp32: ours may be at
     most twice as far from it as transformers' own bf16 run (plus 1e-3 relative, the bf16 step at logit scale),
     for the letter logits and for the loss. Our letter logits are computed in fp32 from the bf16 hidden state
-    (transformers rounds them to bf16), so ours is usually the closer one.
+    (transformers rounds them to bf16), so ours is usually the closer one. PeftModel.from_pretrained keeps the
+    adapter in fp32 (autocast_adapter_dtype), as our fp32 LoRA masters.
 Runs on CPU wherever torch, transformers and peft are installed; on CUDA with --device cuda.
 """
 import argparse
@@ -58,9 +59,11 @@ def make_model(args):
 
     torch.manual_seed(args.seed)
     config = llama_config(args.shape)
-    dtype = dtype_of(args.dtype)
+    # Built in the target dtype: a 7B model in fp32 first would need 27 GB more and the time to convert.
+    torch.set_default_dtype(dtype_of(args.dtype))
     with torch.device(args.device):
-        model = LlamaForCausalLM(config).to(dtype)
+        model = LlamaForCausalLM(config)
+    torch.set_default_dtype(torch.float32)
     model.save_pretrained(args.dir)
     shutil.copy(args.tokenizer, os.path.join(args.dir, "tokenizer.model"))
     params = sum(p.numel() for p in model.parameters())
@@ -144,19 +147,25 @@ class Report:
 
 def check_tokens(report, model_dir, prompts):
     try:
-        from transformers import LlamaTokenizer
+        import sentencepiece as spm
 
-        tokenizer = LlamaTokenizer(vocab_file=os.path.join(model_dir, "tokenizer.model"), legacy=True)
-        encode = lambda text: tokenizer(text).input_ids  # noqa: E731 (BOS added, as the official code)
-        which = "transformers LlamaTokenizer"
-    except Exception as e:  # the tokenizer's own dependencies (sentencepiece, protobuf) may be missing
-        report.info("tokens", f"skipped: no Hugging Face Llama tokenizer ({type(e).__name__}: {e})")
+        sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "tokenizer.model"))
+    except Exception as e:  # sentencepiece missing
+        report.info("tokens", f"skipped: no SentencePiece ({type(e).__name__}: {e})")
         return
-    compared = [p for p in prompts if not p.get("truncated", False)]
-    same = sum(encode(p["text"]) == p["input_ids"] for p in compared)
-    report.check("tokens", same == len(compared) and compared,
-                 f"{same}/{len(compared)} untruncated prompts tokenized identically by {which}",
-                 same=same, compared=len(compared))
+    # The reference's (slow, legacy) LlamaTokenizer is BOS + SentencePiece's pieces of the text; a prompt
+    # cut from the left keeps BOS and its last max_text_tokens - 1 tokens, as HF's left truncation does.
+    same = 0
+    for p in prompts:
+        ids = [sp.bos_id()] + sp.encode(p["text"])
+        n = len(p["input_ids"])
+        if p.get("truncated", False):
+            ids = ids[:1] + ids[len(ids) - (n - 1):]
+        same += ids == p["input_ids"]
+    truncated = sum(bool(p.get("truncated", False)) for p in prompts)
+    report.check("tokens", same == len(prompts),
+                 f"{same}/{len(prompts)} prompts ({truncated} cut from the left) tokenized identically by SentencePiece",
+                 same=same, compared=len(prompts))
 
 
 def compare(args):

@@ -7,8 +7,6 @@
 namespace llamarec {
 namespace {
 
-OptimizerStateKey state_key(const torch::Tensor& parameter) { return optimizer_state_key(parameter); }
-
 enum class Kind { kAdam, kAdamW, kSgd };
 
 Kind kind_of(torch::optim::Optimizer& optimizer) {
@@ -46,7 +44,7 @@ std::map<std::string, torch::Tensor> optimizer_state_tensors(torch::optim::Optim
   auto& states = optimizer.state();
   std::map<std::string, torch::Tensor> out;
   for (const auto& [name, p] : parameters) {
-    const auto it = states.find(state_key(p));
+    const auto it = states.find(optimizer_state_key(p));
     if (it == states.end()) continue;
     switch (kind) {
       case Kind::kAdamW:
@@ -93,15 +91,15 @@ void load_optimizer_state(torch::optim::Optimizer& optimizer, const std::map<std
     if (!has_state) continue;
     switch (kind) {
       case Kind::kAdamW:
-        states[state_key(p)] = take_adam<torch::optim::AdamWParamState>(name, p, get);
+        states[optimizer_state_key(p)] = take_adam<torch::optim::AdamWParamState>(name, p, get);
         break;
       case Kind::kAdam:
-        states[state_key(p)] = take_adam<torch::optim::AdamParamState>(name, p, get);
+        states[optimizer_state_key(p)] = take_adam<torch::optim::AdamParamState>(name, p, get);
         break;
       case Kind::kSgd: {
         auto s = std::make_unique<torch::optim::SGDParamState>();
         s->momentum_buffer(get(name + ".momentum_buffer", true));
-        states[state_key(p)] = std::move(s);
+        states[optimizer_state_key(p)] = std::move(s);
         break;
       }
     }

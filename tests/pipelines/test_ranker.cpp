@@ -195,6 +195,93 @@ TEST(RankerExamples, EvaluationUsesTheValidRetrievalSubsetInRetrieverOrder) {
   EXPECT_EQ(make_ranker_eval_examples(ds, cands, Split::kTest, 3).size(), 6u);
 }
 
+// /train rows for every training prefix, row p holding the target at position p % (k+1) (k = missed).
+void add_handmade_train_candidates(Candidates& c, const SequenceDataset& ds) {
+  std::vector<int64_t> users, ends, labels, items;
+  for (int64_t u = 0; u < ds.num_users(); ++u) {
+    const auto train = ds.train_items(u);
+    for (int64_t i = 2; i <= train.size; ++i) {
+      const int64_t target = train[i - 1], pos = static_cast<int64_t>(users.size()) % (c.k + 1);
+      users.push_back(u);
+      ends.push_back(i - 1);
+      labels.push_back(target);
+      int64_t filler = 1;
+      for (int64_t j = 0; j < c.k; ++j) {
+        if (j == pos) {
+          items.push_back(target);
+          continue;
+        }
+        while (filler == target) ++filler;
+        items.push_back(filler++);
+      }
+    }
+  }
+  const auto n = static_cast<int64_t>(users.size());
+  c.train.user = torch::tensor(users, torch::kLong);
+  c.train.history_end = torch::tensor(ends, torch::kLong);
+  c.train.label = torch::tensor(labels, torch::kLong);
+  c.train.items = torch::tensor(items, torch::kLong).view({n, c.k});
+  c.train.scores = -torch::arange(n * c.k, torch::kFloat32).view({n, c.k});
+}
+
+TEST(RankerExamples, TrainingInRetrieverOrderUsesTheRetrieversCandidatesOfEachPrefix) {
+  TempDir tmp;
+  const auto path = (tmp / "d.h5").string();
+  std::vector<std::vector<int32_t>> users;
+  for (int u = 0; u < 12; ++u) users.push_back({u % 5 + 20, 21, 22, 23, u + 30, 40, 41});  // train = 5 items
+  write_test_dataset(path, users, 50);
+  const auto ds = SequenceDataset::open(path);
+  auto cands = handmade_candidates(ds, 5);
+  add_handmade_train_candidates(cands, ds);
+  // The file keeps /train and its prefix lengths.
+  write_candidates((tmp / "c.h5").string(), cands);
+  const auto read = read_candidates((tmp / "c.h5").string());
+  ASSERT_TRUE(read.has_train());
+  EXPECT_TRUE(torch::equal(read.train.items, cands.train.items));
+  EXPECT_TRUE(torch::equal(read.train.history_end, cands.train.history_end));
+
+  const int64_t prefixes = 12 * 4;  // prefixes i = 2..5 of each user
+  const auto random = make_ranker_train_examples(ds, 5, 7);
+  ASSERT_EQ(static_cast<int64_t>(random.size()), prefixes);
+  // random with candidates given is the default, example for example.
+  const auto random_too = make_ranker_train_examples(ds, 5, 7, TrainOrderChoice::kRandom, &read);
+  for (size_t i = 0; i < random.size(); ++i) EXPECT_EQ(random[i].candidates, random_too[i].candidates);
+
+  const auto retriever = make_ranker_train_examples(ds, 5, 7, TrainOrderChoice::kRetriever, &read);
+  EXPECT_EQ(static_cast<int64_t>(retriever.size()), prefixes - prefixes / 6);  // rows with p % 6 == 5 missed
+  for (const auto& e : retriever) {
+    const int64_t row = e.local_user * 4 + (e.history_end - 1);
+    const auto top = read.train.items[row];
+    EXPECT_EQ(e.candidates, std::vector<int64_t>(top.data_ptr<int64_t>(), top.data_ptr<int64_t>() + 5));
+    EXPECT_EQ(e.answer, row % 6);
+    EXPECT_EQ(e.retriever_rank, e.answer + 1);
+    EXPECT_EQ(e.candidates[e.answer], ds.train_items(e.local_user)[e.history_end]);
+    EXPECT_FLOAT_EQ(e.retriever_scores[0], read.train.scores[row][0].item<float>());
+  }
+  // mix: every prefix, some in retriever order and some random; the same seed, the same examples.
+  const auto mix = make_ranker_train_examples(ds, 5, 7, TrainOrderChoice::kMix, &read);
+  ASSERT_EQ(static_cast<int64_t>(mix.size()), prefixes);
+  int64_t in_retriever_order = 0;
+  for (const auto& e : mix) in_retriever_order += e.retriever_rank > 0 ? 1 : 0;
+  EXPECT_GT(in_retriever_order, 8);
+  EXPECT_LT(in_retriever_order, 36);
+  const auto mix_again = make_ranker_train_examples(ds, 5, 7, TrainOrderChoice::kMix, &read);
+  for (size_t i = 0; i < mix.size(); ++i) EXPECT_EQ(mix[i].candidates, mix_again[i].candidates);
+
+  // Without /train, or with rows of another dataset: errors that say what to do.
+  const auto without = handmade_candidates(ds, 5);
+  EXPECT_NE(testing::error_of([&] {
+              make_ranker_train_examples(ds, 5, 7, TrainOrderChoice::kMix, &without, "c.h5");
+            }).find("c.h5: no retriever candidates for the training prefixes (/train): run retrieve again"),
+            std::string::npos);
+  auto shifted = read;
+  shifted.train.history_end = shifted.train.history_end + 1;
+  EXPECT_NE(testing::error_of([&] {
+              make_ranker_train_examples(ds, 5, 7, TrainOrderChoice::kRetriever, &shifted);
+            }).find("/train rows do not match the training prefixes"),
+            std::string::npos);
+}
+
 // ---- training and evaluation: the built-in tiny Llama (always) and stories260K (with ../shared) ----
 
 std::string make_synthetic(const std::filesystem::path& path) {
@@ -233,7 +320,7 @@ void check_scored_prompts(const Config& c, Communicator& comm, const std::string
   run_score_prompts(c, comm, options);
   const auto scored = read_json(options.output);
   EXPECT_EQ(scored.at("adapter"), adapter);
-  EXPECT_EQ(scored.at("dtype"), "float32");
+  EXPECT_EQ(scored.at("dtype"), "Float");
   const auto& records = scored.at("prompts");
   ASSERT_EQ(records.size(), 4u);
 
@@ -255,12 +342,13 @@ void check_scored_prompts(const Config& c, Communicator& comm, const std::string
     EXPECT_EQ(r.at("answer_slot").get<int64_t>(), examples[i].answer);
     const auto scores = torch::tensor(r.at("letter_scores").get<std::vector<float>>());
     EXPECT_TRUE(torch::allclose(scores, logits[static_cast<int64_t>(i)][0], 1e-4, 1e-4)) << i;
-    // The training prompt is the evaluation prompt + letter + EOS; left truncation (BOS kept) then
-    // drops one more token of its beginning.
+    // The training prompt is the evaluation prompt + letter + EOS; when the letter makes it too long,
+    // left truncation (BOS kept) drops one more token of its beginning.
     const auto input = r.at("input_ids").get<std::vector<int64_t>>();
     const auto ids = r.at("train_ids").get<std::vector<int64_t>>();
-    const size_t dropped = r.at("truncated").get<bool>() ? 1 : 0;
+    const size_t dropped = r.at("train_truncated").get<bool>() ? 1 : 0;
     ASSERT_EQ(ids.size(), input.size() + 2 - dropped);
+    EXPECT_EQ(ids[0], input[0]);
     EXPECT_EQ(ids[ids.size() - 2], setup.train_letter_ids[static_cast<size_t>(examples[i].answer)]);
     EXPECT_EQ(ids.back(), setup.tokenizer->eos_id());
     EXPECT_EQ(std::vector<int64_t>(ids.begin() + 1, ids.end() - 2),
@@ -512,9 +600,9 @@ TEST(RankerTrainingMultiRank, TwoRanksEqualOneRank) {
   options.users = 3;
   options.output = (tmp / fmt::format("scores_np2_rank{}.json", world.rank())).string();
   run_score_prompts(multi, world, options);
-  options.output = (tmp / "scores_np1.json").string();
-  run_score_prompts(alone, self, options);
   if (world.rank() == 0) {
+    options.output = (tmp / "scores_np1.json").string();
+    run_score_prompts(alone, self, options);
     const auto sa = read_json((tmp / "scores_np2_rank0.json").string()).at("prompts");
     const auto sb = read_json((tmp / "scores_np1.json").string()).at("prompts");
     ASSERT_EQ(sa.size(), 3u);

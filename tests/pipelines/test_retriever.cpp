@@ -121,6 +121,35 @@ TEST(RetrieverScoring, MetricsDoNotDependOnTheScoringBatch) {
   }
 }
 
+// ranker.train_order = retriever: retrieve also writes the top-20 of every training prefix, in
+// (user, prefix) order, each as the prefix's window scored alone gives it; val and test unchanged.
+void check_training_prefix_candidates(Config c, const Candidates& without) {
+  c.ranker.train_order = TrainOrderChoice::kRetriever;
+  MpiCommunicator self(MPI_COMM_SELF);
+  run_retrieve(c, self);
+  const auto cands = read_candidates(c.in_run_dir(c.retrieval.candidates));
+  EXPECT_TRUE(torch::equal(cands.test.items, without.test.items));
+  EXPECT_TRUE(torch::equal(cands.val.items, without.val.items));
+  ASSERT_TRUE(cands.has_train());
+  const auto ds = SequenceDataset::open(c.in_run_dir(c.data.dataset));
+  const auto windows = training_prefix_windows(ds);
+  ASSERT_EQ(cands.train.user.numel(), static_cast<int64_t>(windows.size()));
+  auto model = load_retriever(c.in_run_dir(c.retriever.checkpoint));
+  for (size_t p = 0; p < windows.size(); p += 37) {
+    const auto& w = windows[p];
+    const auto row = static_cast<int64_t>(p);
+    EXPECT_EQ(cands.train.user[row].item<int64_t>(), w.user);
+    EXPECT_EQ(cands.train.history_end[row].item<int64_t>(), w.history.size);
+    EXPECT_EQ(cands.train.label[row].item<int64_t>(), w.target);
+    ScoringOptions alone{Split::kVal, c.retriever.max_len, true, 1};
+    for_each_scored_window(model, {w}, alone,
+                           [&](const std::vector<int64_t>&, const torch::Tensor& scores, const torch::Tensor&) {
+                             const auto top = std::get<1>(scores.topk(20, 1))[0];
+                             EXPECT_TRUE(torch::equal(top, cands.train.items[row])) << "prefix " << p;
+                           });
+  }
+}
+
 TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
@@ -159,6 +188,8 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   // Recall@20 from the candidate lists equals the exact full-ranking metric.
   const double hits = (cands.test.items == cands.test.label.unsqueeze(1)).any(1).sum().item<double>();
   EXPECT_DOUBLE_EQ(hits / ds.num_users(), metrics.test.at("Recall@20"));
+  EXPECT_FALSE(cands.has_train());
+  check_training_prefix_candidates(c, cands);
 
   // Resume: a second call with a higher limit continues from the saved state (runs only 20 steps)
   // and keeps the curve so far; a third call at the same limit has nothing left to do.
@@ -229,6 +260,18 @@ TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
   const auto mb = run_evaluate_retriever(alone, self);
   for (const auto& [k, v] : mb.test) EXPECT_DOUBLE_EQ(ma.test.at(k), v) << k;
   for (const auto& [k, v] : mb.val) EXPECT_DOUBLE_EQ(ma.val.at(k), v) << k;
+  // The training prefixes' candidates, gathered from the shards, equal the single-process ones.
+  multi.ranker.train_order = alone.ranker.train_order = TrainOrderChoice::kMix;
+  alone.retrieval.candidates = (tmp / "alone_candidates.h5").string();
+  run_retrieve(multi, world);
+  run_retrieve(alone, self);
+  const auto ca = read_candidates(multi.in_run_dir(multi.retrieval.candidates));
+  const auto cb = read_candidates(alone.in_run_dir(alone.retrieval.candidates));
+  ASSERT_TRUE(ca.has_train() && cb.has_train());
+  EXPECT_TRUE(torch::equal(ca.train.user, cb.train.user));
+  EXPECT_TRUE(torch::equal(ca.train.history_end, cb.train.history_end));
+  EXPECT_TRUE(torch::equal(ca.train.items, cb.train.items));
+  EXPECT_TRUE(torch::allclose(ca.train.scores, cb.train.scores, 1e-5, 1e-5));
 }
 
 TEST(RetrieverCheckpoint, MissingAndForeignFilesAreClearErrors) {
