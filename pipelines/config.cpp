@@ -376,6 +376,12 @@ void validate_config(const Config& c) {
   require(r.max_steps >= 0, c, "retriever.max_steps", ">= 0 (0 = no limit)");
   require(r.val_interval >= 1, c, "retriever.val_interval", ">= 1");
   require(r.patience >= 1, c, "retriever.patience", ">= 1");
+  require(one_of(r.select_on, {"Recall@1", "Recall@5", "Recall@10", "Recall@20", "NDCG@1", "NDCG@5", "NDCG@10",
+                               "NDCG@20", "MRR@1", "MRR@5", "MRR@10", "MRR@20"}),
+          c, "retriever.select_on",
+          fmt::format("Recall@K, NDCG@K or MRR@K with K in 1, 5, 10, 20 (got '{}')", r.select_on));
+  require(r.average_decay == 0 || (r.average_decay > 0 && r.average_decay < 1), c, "retriever.average_decay",
+          "0 (off) or in (0, 1)");
   require(r.checkpoint_interval >= 0, c, "retriever.checkpoint_interval", ">= 0 (0 = at validations only)");
   require(r.max_bad_steps >= 1, c, "retriever.max_bad_steps", ">= 1");
   require(r.eval_batch_size >= 1, c, "retriever.eval_batch_size", ">= 1");

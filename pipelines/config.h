@@ -147,6 +147,8 @@ struct RetrieverConfig {
   int64_t max_steps = 0;
   int64_t val_interval = 500;
   int64_t patience = 20;
+  std::string select_on = "Recall@10";
+  double average_decay = 0;
   int64_t checkpoint_interval = 100;
   int64_t max_bad_steps = 5;
   bool val_exclude_history = true;
@@ -169,7 +171,13 @@ struct RetrieverConfig {
     v("epochs", epochs, "upper bound on epochs (early stopping usually ends the run first)");
     v("max_steps", max_steps, "stop after this many steps (0 = no limit)");
     v("val_interval", val_interval, "validate every this many steps (and at step 0)");
-    v("patience", patience, "early stopping: validations without a better Recall@10");
+    v("patience", patience, "early stopping: validations without a better select_on");
+    v("select_on", select_on,
+      "validation metric that picks the best checkpoint: Recall@K, NDCG@K or MRR@K, K in 1, 5, 10, 20 (LRURec: "
+      "Recall@10)");
+    v("average_decay", average_decay,
+      "validate and keep an exponential moving average of the weights with this decay, e.g. 0.999 (0 = the weights "
+      "as trained, as LRURec)");
     v("checkpoint_interval", checkpoint_interval,
       "also write the resumable training state every this many steps (0 = at validations only)");
     v("max_bad_steps", max_bad_steps, "stop after this many steps in a row with a non-finite loss or gradient");

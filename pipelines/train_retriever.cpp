@@ -1,5 +1,7 @@
 #include "pipelines/train_retriever.h"
 
+#include <algorithm>
+
 #include "core/sequence_dataset.h"
 #include "distributed/balanced_rows.h"
 #include "models/lru_params.h"
@@ -95,8 +97,11 @@ TrainingResult train_retriever(const Config& config, Communicator& comm) {
   o.data_source = config.in_run_dir(config.data.dataset);
   o.lr.kind = LrScheduleKind::kConstant;
   o.dropout_stream = DropoutStream::kRetriever;
-  o.selection_metric = "Recall@10";
+  o.selection_metric = rc.select_on;
+  o.average_decay = rc.average_decay;
   o.logged_metrics = {"Recall@10", "NDCG@10", "MRR@10"};
+  if (std::find(o.logged_metrics.begin(), o.logged_metrics.end(), rc.select_on) == o.logged_metrics.end())
+    o.logged_metrics.push_back(rc.select_on);
   o.identity = run_identity(config);
   o.scalars_path = config.in_run_dir(config.eval.scalars);
   return run_training(task, o, comm);

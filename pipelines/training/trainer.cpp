@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -18,6 +19,7 @@
 #include "pipelines/training/checkpointer.h"
 #include "pipelines/training/scalar_log.h"
 #include "pipelines/training/global_batch_plan.h"
+#include "pipelines/training/parameter_average.h"
 
 namespace llamarec {
 namespace {
@@ -81,12 +83,21 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
   dp.broadcast_parameters();
   auto& optimizer = task.optimizer();
 
+  // The average starts at the broadcast initial parameters; a resumed run loads it with them.
+  std::optional<ParameterAverage> average;
+  if (o.average_decay > 0) average.emplace(task.named_parameters(), o.average_decay);
+  const auto saved_tensors = [&] {
+    auto tensors = task.named_parameters();
+    if (average) tensors.merge(average->named_averages());
+    return tensors;
+  };
+
   Checkpointer checkpointer(o.state_dir, o.identity, comm);
   const StopSignalScope stop_on_signal;
   TrainingState state;
   bool stop = false;
   bool generators_restored = false;
-  if (auto resumed = checkpointer.load(task.named_parameters(), optimizer)) {
+  if (auto resumed = checkpointer.load(saved_tensors(), optimizer)) {
     state = std::move(resumed->state);
     generators_restored = resumed->generators_restored;
     spdlog::info("resuming {} training at step {} from {} (best {} {:.4f} at step {})", o.name, state.step,
@@ -116,19 +127,28 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
 
   auto checkpoint = [&] {
     state.elapsed = elapsed();
-    checkpointer.save(state, task.named_parameters(), optimizer);
+    checkpointer.save(state, saved_tensors(), optimizer);
   };
   auto validate = [&] {
     const auto validation_start = Clock::now();
-    const auto v = task.validate();
+    TrainingTask::Validation v;
+    bool better = false;
+    const bool baseline = o.step0_is_baseline && state.step == 0;
     const int64_t epoch_done = state.step > 0 ? (state.step - 1) / steps_per_epoch : 0;  // of the last step
     const double train_loss = state.pending_label_count > 0 ? state.pending_loss_sum / state.pending_label_count : 0.0;
-    const ValidationPoint p{state.step, epoch_done, train_loss, state.last_lr, elapsed(), v.metrics};
+    {
+      // Validated and kept as the best: the average where there is one; training resumes from the
+      // trained values, put back before the state is saved.
+      std::optional<ParameterAverage::Applied> averaged;
+      if (average) averaged.emplace(*average);
+      v = task.validate();
+      const ValidationPoint p{state.step, epoch_done, train_loss, state.last_lr, elapsed(), v.metrics};
+      better = state.record(p, o.selection_metric, baseline);
+      scalars.validation(p.step, p.metrics, p.train_loss, better, p.seconds);
+      if (better && comm.rank() == 0) task.save_best();
+    }
     state.pending_loss_sum = state.pending_label_count = 0;
-    const bool baseline = o.step0_is_baseline && state.step == 0;
-    const bool better = state.record(p, o.selection_metric, baseline);
-    scalars.validation(p.step, p.metrics, p.train_loss, better, p.seconds);
-    if (better && comm.rank() == 0) task.save_best();
+    const auto& p = state.curve.back();
     std::string shown;
     for (const auto& name : o.logged_metrics) shown += fmt::format(" {} {:.4f}", name, p.metrics.at(name));
     const auto best = baseline ? std::string("baseline (not a candidate for best)")
@@ -198,6 +218,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
       if (std::isfinite(totals.value) && std::isfinite(grad_norm)) {
         const ProfileScope profile_optimizer("train.optimizer");
         optimizer.step();
+        if (average) average->update(state.step + 1);
         state.bad_steps = 0;
         state.pending_loss_sum += totals.value;
         state.pending_label_count += totals.weight;

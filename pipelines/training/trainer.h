@@ -2,9 +2,9 @@
 // the gradient all-reduce (DataParallel), grad-norm clip, LR schedule, validation every
 // val_interval steps with best tracking and early stopping, a resumable state written at every
 // validation and every checkpoint_interval steps (Checkpointer: a resumed run is the uninterrupted
-// one, bit for bit), and a guard that skips updates with a non-finite loss or gradient. What is being trained is a
-// TrainingTask: its parameters and optimizer, the loss over a rank's examples of a step, validation and what to keep of
-// the best.
+// one, bit for bit), an optional moving average of the parameters that validation sees, and a guard that skips updates
+// with a non-finite loss or gradient. What is being trained is a TrainingTask: its parameters and optimizer, the loss
+// over a rank's examples of a step, validation and what to keep of the best.
 //
 // Per step, on every rank: local batch -> loss summed over its label tokens -> backward -> one
 // all-reduce of gradients, token count and loss -> gradient / global count -> clip -> update. The
@@ -78,6 +78,9 @@ struct TrainingOptions {
   uint64_t seed = 0;
   DropoutStream dropout_stream = DropoutStream::kRetriever;
   std::string selection_metric;  // "Recall@10", "NDCG@10": model selection
+  // > 0: validation and the kept best use an exponential moving average of the parameters with this
+  // decay (parameter_average.h); 0: the parameters as trained.
+  double average_decay = 0;
   // The step-0 validation of the untrained model is a baseline row of the curve, never the best
   // (the ranker: its untrained adapter scores the letter prior, not ranking).
   bool step0_is_baseline = false;

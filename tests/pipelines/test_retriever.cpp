@@ -219,6 +219,40 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   EXPECT_EQ(more.curve.size(), stopped.curve.size() + 1);
 }
 
+// retriever.select_on and retriever.average_decay: the best is the validation maximum of the chosen
+// metric, and the kept checkpoint is the averaged model that was validated, not the trained one.
+TEST(RetrieverTraining, SelectsOnTheChosenMetricAndKeepsTheValidatedAverage) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  Config c = small_config(tmp.path(), make_synthetic(tmp / "d.h5"));
+  c.retriever.max_steps = 60;
+  c.retriever.val_interval = 20;
+  c.retriever.lr = 5e-3;
+  c.retriever.select_on = "NDCG@10";
+  c.retriever.average_decay = 0.9;
+  const auto result = train_retriever(c, self);
+  ASSERT_EQ(result.curve.size(), 4u);
+  double best = -1;
+  int64_t best_step = -1;
+  for (const auto& p : result.curve) {
+    if (p.metrics.at("NDCG@10") > best) best = p.metrics.at("NDCG@10"), best_step = p.step;
+  }
+  EXPECT_EQ(result.best_step, best_step);
+  EXPECT_DOUBLE_EQ(result.best_metric, best);
+  auto kept = load_retriever(c.in_run_dir(c.retriever.checkpoint));
+  const auto shard = SequenceDataset::open_shard(c.in_run_dir(c.data.dataset), 0, 1);
+  const ScoringOptions val{Split::kVal, c.retriever.max_len, c.retriever.val_exclude_history, 64};
+  EXPECT_NEAR(evaluate_retriever(kept, shard, val, {10}, self).means().at("NDCG@10"), best, 1e-6);
+  // The trained weights (in the last state, beside their average) are not what was kept.
+  const auto state =
+      load_safetensors(newest_saved_state(c.in_run_dir(c.retriever.checkpoint) + ".state") + "/parameters.safetensors");
+  ASSERT_EQ(state.count("average.embedding.token.weight"), 1u);
+  EXPECT_FALSE(torch::equal(state.at("embedding.token.weight"), state.at("average.embedding.token.weight")));
+  EXPECT_CONTAINS(testing::error_of([&] { load_config("", {"retriever.select_on=HR@10"}); }), "retriever.select_on");
+  EXPECT_CONTAINS(testing::error_of([&] { load_config("", {"retriever.average_decay=1"}); }),
+                  "retriever.average_decay");
+}
+
 TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
   LLAMAREC_REQUIRE_WORLD(2);
   MpiCommunicator world(MPI_COMM_WORLD);

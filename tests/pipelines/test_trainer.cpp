@@ -14,6 +14,7 @@
 #include "distributed/mpi_communicator.h"
 #include "pipelines/training/checkpointer.h"
 #include "pipelines/training/lr_schedule.h"
+#include "pipelines/training/parameter_average.h"
 #include "pipelines/training/trainer.h"
 #include "tests/test_support.h"
 
@@ -152,19 +153,22 @@ TEST(TrainingLoop, ValidatesOnScheduleKeepsTheBestAndResumes) {
 }
 
 // A crash at step `crash` (a throw where a kill would be, before the update), then a restart: the
-// run ends exactly where the uninterrupted one ends, curve included.
-void expect_exact_resume(const std::string& fault, int64_t expect_resumed_from) {
+// run ends exactly where the uninterrupted one ends, curve included (with `average_decay`, the
+// validations are of the parameter average, which must be restored with the rest).
+void expect_exact_resume(const std::string& fault, int64_t expect_resumed_from, double average_decay = 0) {
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
   auto o = toy_options(tmp.path() / "uninterrupted");
   o.checkpoint_interval = 4;
   o.patience = 100;
+  o.average_decay = average_decay;
   NoisyTask reference;
   const auto expected = run_training(reference, o, self);
 
   o = toy_options(tmp.path() / "crashed");
   o.checkpoint_interval = 4;
   o.patience = 100;
+  o.average_decay = average_decay;
   {
     ArmedFault armed(fault);
     NoisyTask crashed;
@@ -181,6 +185,7 @@ void expect_exact_resume(const std::string& fault, int64_t expect_resumed_from) 
   for (size_t i = 0; i < result.curve.size(); ++i) {
     EXPECT_EQ(result.curve[i].train_loss, expected.curve[i].train_loss) << fault << " validation " << i;
     EXPECT_EQ(result.curve[i].lr, expected.curve[i].lr) << fault << " validation " << i;
+    EXPECT_EQ(result.curve[i].metrics.at("score"), expected.curve[i].metrics.at("score")) << fault << " " << i;
   }
   // Only the newest two states are kept.
   int states = 0;
@@ -192,6 +197,53 @@ TEST(TrainingLoop, AResumedRunIsTheUninterruptedOneBitForBit) {
   expect_exact_resume("throw@step=13", 12);        // checkpoints every 4 steps: 12 is the newest
   expect_exact_resume("throw@step=21", 20);        // 20: a validation
   expect_exact_resume("throw@checkpoint=16", 12);  // a crash while step 16 is written: 12 survives
+  expect_exact_resume("throw@step=13", 12, 0.8);
+}
+
+TEST(ParameterAverage, FollowsTheDecayScheduleAndSwapsInForItsScope) {
+  auto w = torch::zeros({2}, torch::kDouble);
+  ParameterAverage average({{"w", w}}, 0.9);
+  EXPECT_DOUBLE_EQ(average.decay_at(1), 2.0 / 11.0);  // TF's warm-up: min(decay, (1 + n) / (10 + n))
+  EXPECT_DOUBLE_EQ(average.decay_at(1000), 0.9);
+  double expected = 0;
+  for (int64_t n = 1; n <= 30; ++n) {
+    w.fill_(static_cast<double>(n));
+    average.update(n);
+    expected = average.decay_at(n) * expected + (1 - average.decay_at(n)) * static_cast<double>(n);
+  }
+  const auto saved = average.named_averages();
+  ASSERT_EQ(saved.count("average.w"), 1u);
+  EXPECT_NEAR(saved.at("average.w")[0].item<double>(), expected, 1e-12);
+  {
+    const ParameterAverage::Applied applied(average);
+    EXPECT_NEAR(w[1].item<double>(), expected, 1e-12);
+  }
+  EXPECT_EQ(w[0].item<double>(), 30.0);  // the trained value is back
+  EXPECT_CONTAINS(testing::error_of([] { ParameterAverage({}, 1.0); }), "decay must be in (0, 1)");
+}
+
+// Averaging changes what validation sees and what is kept, never the training itself.
+TEST(TrainingLoop, AParameterAverageIsValidatedWhileTrainingGoesOnFromTheTrainedWeights) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  auto o = toy_options(tmp.path() / "plain");
+  o.patience = 100;
+  NoisyTask plain;
+  const auto a = run_training(plain, o, self);
+  o = toy_options(tmp.path() / "averaged");
+  o.patience = 100;
+  o.average_decay = 0.8;
+  NoisyTask averaged;
+  const auto b = run_training(averaged, o, self);
+  EXPECT_TRUE(torch::equal(plain.weights(), averaged.weights()));
+  ASSERT_EQ(a.curve.size(), b.curve.size());
+  for (size_t i = 0; i < a.curve.size(); ++i) EXPECT_EQ(a.curve[i].train_loss, b.curve[i].train_loss) << i;
+  EXPECT_EQ(a.curve[0].metrics.at("score"), b.curve[0].metrics.at("score"));  // nothing averaged yet
+  EXPECT_NE(a.curve.back().metrics.at("score"), b.curve.back().metrics.at("score"));
+  // The saved state holds the average beside the parameters.
+  const auto saved = load_safetensors(newest_saved_state(o.state_dir) + "/parameters.safetensors");
+  EXPECT_EQ(saved.count("average.w"), 1u);
+  EXPECT_TRUE(torch::equal(saved.at("w"), averaged.weights()));
 }
 
 TEST(TrainingLoop, NonFiniteStepsAreSkippedAndTooManyStopTheRun) {
