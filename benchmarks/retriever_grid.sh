@@ -21,6 +21,8 @@ runs=()
 for d in ${DROPOUTS:-0.2}; do for wd in ${WEIGHT_DECAYS:-0.01}; do for s in ${SEEDS:-42}; do
   runs+=("$d $wd $s")
 done; done; done
+# Run through xargs (bash -c), one process per run; returns 1 when the run failed.
+# shellcheck disable=SC2317
 one() {
   read -r d wd s <<<"$1"
   local dir="$out_dir/d${d}_wd${wd}_s${s}"
@@ -32,18 +34,26 @@ one() {
   sets+=(${EXTRA:-})
   local start=$SECONDS launcher=("$bin")
   [ "$ranks" -eq 1 ] || launcher=(env LLAMAREC_BIN="$bin" bash "$root/launch/mpirun.sh" "$ranks")
-  "${launcher[@]}" train-retriever -c "$config" "${sets[@]}" > "$dir.log" 2>&1
-  "${launcher[@]}" evaluate-retriever -c "$config" "${sets[@]}" >> "$dir.log" 2>&1
+  if ! { "${launcher[@]}" train-retriever -c "$config" "${sets[@]}" && \
+         "${launcher[@]}" evaluate-retriever -c "$config" "${sets[@]}"; } > "$dir.log" 2>&1; then
+    echo "dropout $d wd $wd seed $s: FAILED, see $dir.log"
+    return 1
+  fi
   echo "dropout $d wd $wd seed $s: $(grep 'retriever test' "$dir.log" | tail -1 | sed 's/.*retriever test *//') ($((SECONDS - start)) s)"
 }
 export -f one
 export root bin config dataset out_dir EXTRA ranks
-printf '%s\n' "${runs[@]}" | xargs -P "$jobs" -I{} bash -c 'one "{}"'
+# A failed run is reported and left out of the summary; the others still count.
+failed=0
+printf '%s\n' "${runs[@]}" | xargs -P "$jobs" -I{} bash -c 'one "{}"' || failed=1
 python3 - "$out_dir" "$root/benchmarks/results/retriever_grid_$name.json" "${config#"$root"/}" "${EXTRA:-}" <<'PY'
 import json, math, pathlib, re, statistics, sys
 runs, groups = [], {}
 for m in sorted(pathlib.Path(sys.argv[1]).glob("*/metrics.json")):
-    d = json.loads(m.read_text())["retriever"]
+    d = json.loads(m.read_text()).get("retriever", {})
+    if "test" not in d:
+        print(f"{m.parent.name}: no test metrics (training or evaluation did not finish); left out")
+        continue
     curve = json.loads((m.parent / "retriever.safetensors.curve.json").read_text())
     metric = curve["selection_metric"]
     runs.append({"run": m.parent.name, "ranks": curve["ranks"], "selection_metric": metric,
@@ -64,3 +74,4 @@ out = {"config": sys.argv[3], "extra": sys.argv[4], "summary": summary, "runs": 
 pathlib.Path(sys.argv[2]).write_text(json.dumps(out, indent=1) + "\n")
 print("wrote", sys.argv[2])
 PY
+exit "$failed"

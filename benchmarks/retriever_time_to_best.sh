@@ -29,13 +29,14 @@ for d in sorted(pathlib.Path(sys.argv[1]).glob("np*/")):
     curve = json.loads((d / "retriever.safetensors.curve.json").read_text())
     metrics = json.loads((d / "metrics.json").read_text())["retriever"]
     last = curve["curve"][-1]
-    rows.append({"ranks": curve["ranks"], "best_step": curve["best_step"],
-                 "best_val_Recall@10": curve["best_Recall@10"], "seconds_to_best": curve["seconds_to_best"],
+    metric = curve["selection_metric"]
+    rows.append({"ranks": curve["ranks"], "best_step": curve["best_step"], "selection_metric": metric,
+                 "best_val": curve["best_" + metric], "seconds_to_best": curve["seconds_to_best"],
                  "seconds": curve["seconds"], "iterations": last["step"],
                  "test": {k: metrics["test"][k] for k in ("Recall@10", "NDCG@10", "MRR@10")}})
 pathlib.Path(sys.argv[2]).write_text(json.dumps(rows, indent=1) + "\n")
 for r in rows:
-    print(f"{r['ranks']} rank(s): best val R@10 {r['best_val_Recall@10']:.4f} at {r['best_step']} after "
+    print(f"{r['ranks']} rank(s): best val {r['selection_metric']} {r['best_val']:.4f} at {r['best_step']} after "
           f"{r['seconds_to_best']:.0f} s; {r['iterations']} steps in {r['seconds']:.0f} s; test R@10 "
           f"{r['test']['Recall@10']:.4f} N@10 {r['test']['NDCG@10']:.4f}")
 print("wrote", sys.argv[2])
