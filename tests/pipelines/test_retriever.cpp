@@ -150,13 +150,19 @@ void check_training_prefix_candidates(Config c, const Candidates& without) {
   }
 }
 
-TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
-  TempDir tmp;
-  MpiCommunicator self(MPI_COMM_SELF);
+// 60 steps on a synthetic dataset in `tmp`, validated every 20 (steps 0, 20, 40, 60).
+Config short_training_config(const TempDir& tmp) {
   Config c = small_config(tmp.path(), make_synthetic(tmp / "d.h5"));
   c.retriever.max_steps = 60;
   c.retriever.val_interval = 20;
   c.retriever.lr = 5e-3;
+  return c;
+}
+
+TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  Config c = short_training_config(tmp);
   const auto result = train_retriever(c, self);
   ASSERT_EQ(result.curve.size(), 4u);  // steps 0, 20, 40, 60
   // Synthetic sequences are predictable: validation Recall@10 must rise well above its start.
@@ -224,10 +230,7 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
 TEST(RetrieverTraining, SelectsOnTheChosenMetricAndKeepsTheValidatedAverage) {
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);
-  Config c = small_config(tmp.path(), make_synthetic(tmp / "d.h5"));
-  c.retriever.max_steps = 60;
-  c.retriever.val_interval = 20;
-  c.retriever.lr = 5e-3;
+  Config c = short_training_config(tmp);
   c.retriever.select_on = "NDCG@10";
   c.retriever.average_decay = 0.9;
   const auto result = train_retriever(c, self);
