@@ -29,9 +29,12 @@ nlohmann::json read_json(const fs::path& path) {
   return j;
 }
 
-int64_t parameter_count(const SafetensorsFile& file) {
+// Elements of the tensors whose names start (or, with `averages` false, do not start) with
+// "average.": a training state keeps the moving average of each parameter under that prefix.
+int64_t parameter_count(const SafetensorsFile& file, bool averages = false) {
   int64_t n = 0;
   for (const auto& name : file.names()) {
+    if ((name.rfind("average.", 0) == 0) != averages) continue;
     int64_t numel = 1;
     for (const auto d : file.entry(name).shape) numel *= d;
     n += numel;
@@ -64,8 +67,10 @@ std::string candidates_info(const std::string& path) {
 
 std::string safetensors_info(const std::string& path) {
   const SafetensorsFile file(path);
+  const int64_t averaged = parameter_count(file, /*averages=*/true);
   std::string out =
-      fmt::format("{}: safetensors, {} tensors, {} parameters\n", path, file.names().size(), parameter_count(file));
+      fmt::format("{}: safetensors, {} tensors, {} parameters{}\n", path, file.names().size(), parameter_count(file),
+                  averaged > 0 ? fmt::format(" (and their moving averages, average.*: {})", averaged) : "");
   if (!file.metadata().empty()) {
     out += "  metadata:";
     for (const auto& [k, v] : file.metadata())

@@ -369,6 +369,7 @@ void validate_config(const Config& c) {
   require(r.model.attn_dropout >= 0 && r.model.attn_dropout < 1, c, "retriever.attn_dropout", "in [0, 1)");
   require(r.batch_size >= 1, c, "retriever.batch_size", ">= 1");
   require(r.lr > 0, c, "retriever.lr", "> 0");
+  require(r.warmup_steps >= 0, c, "retriever.warmup_steps", ">= 0");
   require(r.weight_decay >= 0, c, "retriever.weight_decay", ">= 0");
   require(r.adam_eps > 0, c, "retriever.adam_eps", "> 0");
   require(r.clip_grad_norm >= 0, c, "retriever.clip_grad_norm", ">= 0 (0 = off)");

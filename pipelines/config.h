@@ -20,6 +20,7 @@
 #include "models/lora_config.h"
 #include "models/lru_config.h"
 #include "models/nf4.h"
+#include "pipelines/training/lr_schedule.h"
 
 namespace llamarec {
 
@@ -53,6 +54,8 @@ LLAMAREC_CONFIG_ENUM(CollectiveBackend, {CollectiveBackend::kAuto, "auto"}, {Col
 LLAMAREC_CONFIG_ENUM(TextEncoding, {TextEncoding::kAuto, "auto"}, {TextEncoding::kUtf8, "utf-8"},
                      {TextEncoding::kLatin1, "latin-1"});
 LLAMAREC_CONFIG_ENUM(WeightQuantization, {WeightQuantization::kNone, "none"}, {WeightQuantization::kNf4, "nf4"});
+LLAMAREC_CONFIG_ENUM(LrScheduleKind, {LrScheduleKind::kConstant, "constant"},
+                     {LrScheduleKind::kLinearWarmupDecay, "linear"}, {LrScheduleKind::kCosineWarmupDecay, "cosine"});
 LLAMAREC_CONFIG_ENUM(DeviceChoice, {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"},
                      {DeviceChoice::kCuda, "cuda"});
 #undef LLAMAREC_CONFIG_ENUM
@@ -140,6 +143,8 @@ struct RetrieverConfig {
   LruConfig model;  // hidden, num_blocks, dropout, attn_dropout, scan (num_items comes from the dataset)
   int64_t batch_size = 16;
   double lr = 1e-3;
+  LrScheduleKind lr_schedule = LrScheduleKind::kConstant;
+  int64_t warmup_steps = 0;
   double weight_decay = 0.01;
   double adam_eps = 1e-9;
   double clip_grad_norm = 5.0;
@@ -164,7 +169,11 @@ struct RetrieverConfig {
     v("attn_dropout", model.attn_dropout, "dropout on the LRU layer output");
     v("scan", model.scan, "linear-recurrence kernel: fused (CPU, fastest) or parallel (reference log-depth scan)");
     v("batch_size", batch_size, "global training batch (split across ranks): 16 for ML, 64 for Amazon");
-    v("lr", lr, "AdamW learning rate (constant)");
+    v("lr", lr, "AdamW learning rate (the peak of a schedule)");
+    v("lr_schedule", lr_schedule,
+      "constant (LRURec), linear or cosine: warmup_steps from 0 to lr, then down to 0 at max_steps (at the end of "
+      "epochs where max_steps = 0; early stopping may end the run before)");
+    v("warmup_steps", warmup_steps, "linear warmup steps of a linear or cosine lr_schedule");
     v("weight_decay", weight_decay, "AdamW weight decay (not on biases and LayerNorms)");
     v("adam_eps", adam_eps, "AdamW epsilon");
     v("clip_grad_norm", clip_grad_norm, "global gradient-norm clip (0 = off)");
@@ -219,6 +228,7 @@ struct RankerConfig {
   int64_t batch_size = 16;
   int64_t eval_batch_size = 16;
   double lr = 1e-4;
+  LrScheduleKind lr_schedule = LrScheduleKind::kLinearWarmupDecay;
   int64_t warmup_steps = 100;
   double weight_decay = 0.0;
   double clip_grad_norm = 1.0;
@@ -256,7 +266,10 @@ struct RankerConfig {
       "global training batch (split across ranks): 16 for ML, 12 for Amazon (docs/llamarec.md)");
     v("eval_batch_size", eval_batch_size,
       "prompts per rank per evaluation forward (a user scored in several candidate orders brings one per order)");
-    v("lr", lr, "AdamW learning rate (linear warmup, then linear decay to 0)");
+    v("lr", lr, "AdamW learning rate (the peak of the schedule)");
+    v("lr_schedule", lr_schedule,
+      "linear (LlamaRec: HF's linear schedule), cosine or constant: warmup_steps from 0 to lr, then down to 0 at "
+      "the end of max_steps or epochs");
     v("warmup_steps", warmup_steps, "linear warmup steps");
     v("weight_decay", weight_decay, "AdamW weight decay on the LoRA parameters (HF default 0)");
     v("clip_grad_norm", clip_grad_norm, "global gradient-norm clip (0 = off)");

@@ -91,8 +91,12 @@ std::string stage_record_mismatch(const std::string& path, const std::string& st
     const auto it = v.find(key);
     return it == v.end() ? std::string("(absent)") : it->second;
   };
+  // A key that a later llamarec added is absent from an older record: it matches while it holds its
+  // default, which is how the older llamarec behaved.
+  const auto defaults = config_values(Config{});
   for (const auto& [key, value] : values) {
-    if (describe(recorded, key) != value) differing.push_back(key);
+    const bool added_at_default = recorded.count(key) == 0 && defaults.count(key) == 1 && defaults.at(key) == value;
+    if (!added_at_default && describe(recorded, key) != value) differing.push_back(key);
   }
   for (const auto& [key, value] : recorded) {
     if (values.find(key) == values.end()) differing.push_back(key);

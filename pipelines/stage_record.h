@@ -22,9 +22,10 @@ ConfigValues stage_config_values(const Config& config, const std::string& stage)
 
 void write_stage_record(const std::string& path, double seconds, const ConfigValues& values);
 
-// Empty when the record at `path` was made with `values` (or is of the old format, which recorded
-// none: then a warning is logged); else an error text that names the stage, the first differing
-// key with both values, how many more differ, and what to delete. A damaged record says so.
+// Empty when the record at `path` was made with `values` (keys it lacks count as made with their
+// defaults; a record of the old format, which recorded none, is skipped with a warning); else an error text that names
+// the stage, the first differing key with both values, how many more differ, and what to delete. A damaged record says
+// so.
 std::string stage_record_mismatch(const std::string& path, const std::string& stage, const ConfigValues& values);
 
 }  // namespace llamarec

@@ -147,8 +147,6 @@ TrainingResult train_ranker(const Config& config, Communicator& comm) {
   auto o = training_options_from(rc, config.run.seed, adapter_dir);
   o.name = "ranker";
   o.data_source = config.in_run_dir(config.data.dataset);
-  o.lr.kind = LrScheduleKind::kLinearWarmupDecay;
-  o.lr.warmup_steps = rc.warmup_steps;
   o.dropout_stream = DropoutStream::kRanker;
   o.selection_metric = "NDCG@10";
   o.step0_is_baseline = true;

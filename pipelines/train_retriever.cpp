@@ -95,7 +95,6 @@ TrainingResult train_retriever(const Config& config, Communicator& comm) {
   auto o = training_options_from(rc, config.run.seed, config.in_run_dir(rc.checkpoint));
   o.name = "retriever";
   o.data_source = config.in_run_dir(config.data.dataset);
-  o.lr.kind = LrScheduleKind::kConstant;
   o.dropout_stream = DropoutStream::kRetriever;
   o.selection_metric = rc.select_on;
   o.average_decay = rc.average_decay;

@@ -33,10 +33,10 @@ std::map<std::string, torch::Tensor> ParameterAverage::named_averages() const {
 
 ParameterAverage::Applied::Applied(ParameterAverage& average) : average_(average) {
   torch::NoGradGuard no_grad;
-  for (auto& [name, p] : average_.parameters_) {
-    trained_[name] = p.detach().clone();
-    p.detach().copy_(average_.averages_.at(name));
-  }
+  // Every copy first (the one step that can fail, out of memory), then the swap: a failure leaves the
+  // trained parameters untouched.
+  for (const auto& [name, p] : average_.parameters_) trained_[name] = p.detach().clone();
+  for (auto& [name, p] : average_.parameters_) p.detach().copy_(average_.averages_.at(name));
 }
 
 ParameterAverage::Applied::~Applied() {

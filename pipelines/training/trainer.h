@@ -107,8 +107,9 @@ struct TrainingResult {
 };
 
 // The loop settings that every trainer's config section has under the same names (batch_size,
-// epochs, max_steps, val_interval, patience, checkpoint_interval, max_bad_steps, clip_grad_norm, lr), and the state and
-// curve files beside `checkpoint`. The trainer adds the rest (name, schedule kind, metrics, identity).
+// epochs, max_steps, val_interval, patience, checkpoint_interval, max_bad_steps, clip_grad_norm, lr,
+// lr_schedule, warmup_steps), and the state and curve files beside `checkpoint`. The trainer adds
+// the rest (name, metrics, identity).
 template <class Section>
 TrainingOptions training_options_from(const Section& section, int64_t seed, const std::string& checkpoint) {
   TrainingOptions o;
@@ -121,6 +122,8 @@ TrainingOptions training_options_from(const Section& section, int64_t seed, cons
   o.max_bad_steps = section.max_bad_steps;
   o.clip_grad_norm = section.clip_grad_norm;
   o.lr.lr = section.lr;
+  o.lr.kind = section.lr_schedule;
+  o.lr.warmup_steps = section.warmup_steps;
   o.seed = static_cast<uint64_t>(seed);
   o.state_dir = checkpoint + ".state";
   o.curve_path = checkpoint + ".curve.json";

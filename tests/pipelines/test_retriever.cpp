@@ -256,6 +256,25 @@ TEST(RetrieverTraining, SelectsOnTheChosenMetricAndKeepsTheValidatedAverage) {
                   "retriever.average_decay");
 }
 
+// retriever.lr_schedule reaches the optimizer: each validation records the rate of the step before
+// it, the cosine's from warmup to 0 at max_steps.
+TEST(RetrieverTraining, FollowsTheConfiguredLearningRateSchedule) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  Config c = short_training_config(tmp);
+  c.retriever.lr_schedule = LrScheduleKind::kCosineWarmupDecay;
+  c.retriever.warmup_steps = 10;
+  const auto result = train_retriever(c, self);
+  ASSERT_EQ(result.curve.size(), 4u);
+  const LrSchedule expected{LrScheduleKind::kCosineWarmupDecay, c.retriever.lr, 10, c.retriever.max_steps};
+  for (size_t i = 1; i < result.curve.size(); ++i)
+    EXPECT_DOUBLE_EQ(result.curve[i].lr, expected.at(result.curve[i].step - 1)) << result.curve[i].step;
+  EXPECT_LT(result.curve.back().lr, 0.01 * c.retriever.lr);
+  EXPECT_GT(result.best_metric, result.curve.front().metrics.at("Recall@10") + 0.1);
+  EXPECT_CONTAINS(testing::error_of([&] { load_config("", {"retriever.lr_schedule=step"}); }), "retriever.lr_schedule");
+  EXPECT_CONTAINS(testing::error_of([&] { load_config("", {"retriever.warmup_steps=-1"}); }), "retriever.warmup_steps");
+}
+
 TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
   LLAMAREC_REQUIRE_WORLD(2);
   MpiCommunicator world(MPI_COMM_WORLD);

@@ -123,6 +123,22 @@ TEST(StageRecord, AKeyBelongsToTheStageThatNamesItMostSpecifically) {
   EXPECT_EQ(evaluate.count("ranker.eval_batch_size"), 0u);
 }
 
+// A record written before a key existed lacks it: the run directory stays usable while the key
+// holds its default (how the older llamarec behaved), and is refused once it does not.
+TEST(StageRecord, AKeyAnOlderRecordLacksMatchesAtItsDefault) {
+  TempDir tmp;
+  const Config c;
+  auto older = stage_config_values(c, "train-retriever");
+  ASSERT_EQ(older.erase("retriever.lr_schedule"), 1u);
+  const auto record = (tmp / "train-retriever").string();
+  write_stage_record(record, 1.0, older);
+  EXPECT_EQ(stage_record_mismatch(record, "train-retriever", stage_config_values(c, "train-retriever")), "");
+  Config cosine = c;
+  cosine.retriever.lr_schedule = LrScheduleKind::kCosineWarmupDecay;
+  EXPECT_CONTAINS(stage_record_mismatch(record, "train-retriever", stage_config_values(cosine, "train-retriever")),
+                  "retriever.lr_schedule = (absent) there, \"cosine\" now");
+}
+
 TEST(RunPipeline, ARerunStageInvalidatesTheStagesAfterIt) {
   TempDir tmp;
   MpiCommunicator self(MPI_COMM_SELF);

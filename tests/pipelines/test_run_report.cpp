@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/candidates_file.h"
+#include "core/safetensors.h"
 #include "pipelines/artifact_info.h"
 #include "pipelines/metrics_file.h"
 #include "pipelines/run_report.h"
@@ -134,6 +135,11 @@ TEST(ArtifactInfo, RunDirectoryCandidatesAndUnknownPaths) {
   EXPECT_CONTAINS(text, "top 2 of 9 items, 4 users");
   EXPECT_CONTAINS(text, "answer in the top 1: 0.5000");
   EXPECT_EQ(text.find(" 5: "), std::string::npos) << "k = 2: no top-5 share";
+
+  // A training state's parameters file: the averaged copies are not counted as parameters.
+  const auto state = (tmp / "parameters.safetensors").string();
+  save_safetensors(state, {{"w", torch::zeros({2, 3})}, {"b", torch::zeros({4})}, {"average.w", torch::zeros({2, 3})}});
+  EXPECT_CONTAINS(artifact_info(state), "3 tensors, 10 parameters (and their moving averages, average.*: 6)");
 
   EXPECT_CONTAINS(testing::error_of([&] { artifact_info((tmp / "nothing").string()); }), "no such file or directory");
   std::filesystem::create_directories(tmp / "empty");

@@ -330,7 +330,7 @@ TEST(TrainingLoop, AnEarlyStoppedRunStaysStopped) {
   EXPECT_TRUE(continued.early_stopped);
 }
 
-TEST(TrainingLoop, LinearWarmupDecayIsHuggingFacesSchedule) {
+TEST(TrainingLoop, WarmupDecaySchedulesAreHuggingFaces) {
   const LrSchedule s{LrScheduleKind::kLinearWarmupDecay, 1e-3, 4, 12};
   EXPECT_DOUBLE_EQ(s.at(0), 0.0);  // HF steps the scheduler after the update: the first one is at 0
   EXPECT_DOUBLE_EQ(s.at(2), 0.5e-3);
@@ -338,6 +338,14 @@ TEST(TrainingLoop, LinearWarmupDecayIsHuggingFacesSchedule) {
   EXPECT_DOUBLE_EQ(s.at(8), 0.5e-3);
   EXPECT_DOUBLE_EQ(s.at(12), 0.0);
   EXPECT_DOUBLE_EQ(s.at(20), 0.0);
+  const LrSchedule cosine{LrScheduleKind::kCosineWarmupDecay, 1e-3, 4, 12};
+  EXPECT_DOUBLE_EQ(cosine.at(0), 0.0);
+  EXPECT_DOUBLE_EQ(cosine.at(2), 0.5e-3);
+  EXPECT_DOUBLE_EQ(cosine.at(4), 1e-3);
+  EXPECT_NEAR(cosine.at(6), 1e-3 * 0.5 * (1 + std::sqrt(0.5)), 1e-15);  // a quarter of the way: cos(pi/4)
+  EXPECT_NEAR(cosine.at(8), 0.5e-3, 1e-15);
+  EXPECT_NEAR(cosine.at(12), 0.0, 1e-15);
+  EXPECT_NEAR(cosine.at(20), 0.0, 1e-15);  // stays at 0 past the end (HF's cosine would rise again)
   const LrSchedule c{LrScheduleKind::kConstant, 2e-3, 0, 0};
   EXPECT_DOUBLE_EQ(c.at(0), 2e-3);
   EXPECT_DOUBLE_EQ(c.at(1000), 2e-3);
