@@ -92,10 +92,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
     return tensors;
   };
 
-  // A saved state holds the average only when one is kept: the identity says so whatever the caller's does.
-  const std::string identity =
-      average ? o.identity + fmt::format("\n# loop: average_decay = {:.17g}\n", o.average_decay) : o.identity;
-  Checkpointer checkpointer(o.state_dir, identity, comm);
+  Checkpointer checkpointer(o.state_dir, o.identity, comm);
   const StopSignalScope stop_on_signal;
   TrainingState state;
   bool stop = false;

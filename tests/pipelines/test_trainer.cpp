@@ -338,6 +338,13 @@ TEST(TrainingLoop, WarmupDecaySchedulesAreHuggingFaces) {
   EXPECT_DOUBLE_EQ(s.at(8), 0.5e-3);
   EXPECT_DOUBLE_EQ(s.at(12), 0.0);
   EXPECT_DOUBLE_EQ(s.at(20), 0.0);
+  // The ranker's default rates, bit for bit as earlier releases computed them (checkpoints stay equal).
+  const LrSchedule ranker{LrScheduleKind::kLinearWarmupDecay, 1e-4, 100, 3000};
+  for (int64_t step = 0; step < 3000; ++step) {
+    const double expected =
+        step < 100 ? 1e-4 * (static_cast<double>(step) / 100.0) : 1e-4 * (static_cast<double>(3000 - step) / 2900.0);
+    ASSERT_EQ(ranker.at(step), expected) << step;
+  }
   const LrSchedule cosine{LrScheduleKind::kCosineWarmupDecay, 1e-3, 4, 12};
   EXPECT_DOUBLE_EQ(cosine.at(0), 0.0);
   EXPECT_DOUBLE_EQ(cosine.at(2), 0.5e-3);
