@@ -488,7 +488,7 @@ std::string config_to_toml(const Config& config) {
   return "# llamarec effective configuration (source: " + config.source + ")\n" + writer.str();
 }
 
-std::map<std::string, std::string> config_values(const Config& config) {
+ConfigValues config_values(const Config& config) {
   ValueCollector collector;
   Config copy = config;
   copy.visit_sections(collector);

@@ -171,8 +171,9 @@ struct RetrieverConfig {
     v("batch_size", batch_size, "global training batch (split across ranks): 16 for ML, 64 for Amazon");
     v("lr", lr, "AdamW learning rate (the peak of a schedule)");
     v("lr_schedule", lr_schedule,
-      "constant (LRURec), linear or cosine: warmup_steps from 0 to lr, then down to 0 at max_steps (at the end of "
-      "epochs where max_steps = 0; early stopping may end the run before)");
+      "constant (LRURec), linear or cosine: warmup_steps from 0 to lr, then down to 0 at the run's last step "
+      "(max_steps "
+      "or the end of epochs, whichever comes first; early stopping may end the run before)");
     v("warmup_steps", warmup_steps, "linear warmup steps of a linear or cosine lr_schedule");
     v("weight_decay", weight_decay, "AdamW weight decay (not on biases and LayerNorms)");
     v("adam_eps", adam_eps, "AdamW epsilon");
@@ -411,8 +412,10 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 // The effective config as TOML, with every key and its description as a comment.
 std::string config_to_toml(const Config& config);
 
-// Every key as "section.key" -> its value in TOML syntax, for comparing configs key by key.
-std::map<std::string, std::string> config_values(const Config& config);
+// Every key as "section.key" -> its value in TOML syntax, for comparing configs key by key
+// (pipelines/config_diff.h).
+using ConfigValues = std::map<std::string, std::string>;
+ConfigValues config_values(const Config& config);
 
 // Writes the effective config to `path` atomically (temp file + rename).
 void save_config(const Config& config, const std::string& path);

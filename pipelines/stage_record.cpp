@@ -1,7 +1,6 @@
 #include "pipelines/stage_record.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <fstream>
@@ -10,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "pipelines/config_diff.h"
 
 namespace llamarec {
 namespace {
@@ -85,34 +85,12 @@ std::string stage_record_mismatch(const std::string& path, const std::string& st
   for (const auto& [key, value] : record["config"].items()) {
     if (value.is_string()) recorded[key] = value.get<std::string>();
   }
-  std::vector<std::string> differing;
-  std::string first;
-  const auto describe = [](const ConfigValues& v, const std::string& key) {
-    const auto it = v.find(key);
-    return it == v.end() ? std::string("(absent)") : it->second;
-  };
-  // A key that a later llamarec added is absent from an older record: it matches while it holds its
-  // default, which is how the older llamarec behaved.
-  const auto defaults = config_values(Config{});
-  for (const auto& [key, value] : values) {
-    const bool added_at_default = recorded.count(key) == 0 && defaults.count(key) == 1 && defaults.at(key) == value;
-    if (!added_at_default && describe(recorded, key) != value) differing.push_back(key);
-  }
-  for (const auto& [key, value] : recorded) {
-    if (values.find(key) == values.end()) differing.push_back(key);
-  }
+  const auto differing = differing_config_keys(recorded, values);
   if (differing.empty()) return "";
-  const auto& key = differing.front();
-  std::string more;
-  if (differing.size() > 1) {
-    std::vector<std::string> rest(differing.begin() + 1, differing.begin() + std::min<size_t>(differing.size(), 6));
-    more = fmt::format(" (and {} more: {}{})", differing.size() - 1, fmt::join(rest, ", "),
-                       differing.size() > 6 ? ", ..." : "");
-  }
   return fmt::format(
-      "{}: stage {} was done in this run directory with another config: {} = {} there, {} now{}. Use another "
-      "run.dir, or delete {} to run {} and the stages after it again with this config",
-      path, stage, key, describe(recorded, key), describe(values, key), more, path, stage);
+      "{}: stage {} was done in this run directory with another config: {}. Use another run.dir, or delete {} to "
+      "run {} and the stages after it again with this config",
+      path, stage, describe_config_difference(differing, recorded, values), path, stage);
 }
 
 }  // namespace llamarec

@@ -13,8 +13,6 @@
 
 namespace llamarec {
 
-using ConfigValues = std::map<std::string, std::string>;
-
 // The values that determine `stage`'s outputs: the keys named by it and every earlier stage
 // ("section." for a whole section), less those that only change how, not what, is computed
 // (batch sizes of evaluation, checkpoint cadence, paths of logs).
@@ -22,10 +20,10 @@ ConfigValues stage_config_values(const Config& config, const std::string& stage)
 
 void write_stage_record(const std::string& path, double seconds, const ConfigValues& values);
 
-// Empty when the record at `path` was made with `values` (keys it lacks count as made with their
-// defaults; a record of the old format, which recorded none, is skipped with a warning); else an error text that names
-// the stage, the first differing key with both values, how many more differ, and what to delete. A damaged record says
-// so.
+// Empty when the record at `path` was made with `values` (compared as pipelines/config_diff.h
+// says; a record of the old format, which recorded none, is skipped with a warning); else an error
+// text that names the stage, the differing keys with both values of the first, and what to delete.
+// A damaged record says so.
 std::string stage_record_mismatch(const std::string& path, const std::string& stage, const ConfigValues& values);
 
 }  // namespace llamarec

@@ -12,6 +12,7 @@
 #include "pipelines/ranker_scoring.h"
 #include "pipelines/ranker_setup.h"
 #include "pipelines/training/fused_adamw.h"
+#include "pipelines/training/run_identity.h"
 
 namespace llamarec {
 namespace {
@@ -122,20 +123,11 @@ class RankerTask : public TrainingTask {
 };
 
 // Limits and evaluation settings may change between a run and its resumption.
-std::string run_identity(const Config& config) {
-  Config c = identity_base(config);
-  c.ranker = config.ranker;
-  c.ranker.max_steps = 0;
-  c.ranker.patience = 0;
-  c.ranker.checkpoint_interval = 0;
-  c.ranker.max_bad_steps = 0;
-  c.ranker.val_users = 0;
-  c.ranker.eval_batch_size = 0;
-  c.ranker.permutations = 0;  // evaluation only
-  c.ranker.calibrate = false;
-  c.ranker.fuse_retriever = false;
-  c.lora = config.lora;
-  return config_to_toml(c);
+ConfigValues run_identity(const Config& config) {
+  return training_identity(
+      config, {"ranker.", "lora."},
+      {"ranker.max_steps", "ranker.patience", "ranker.checkpoint_interval", "ranker.max_bad_steps", "ranker.val_users",
+       "ranker.eval_batch_size", "ranker.permutations", "ranker.calibrate", "ranker.fuse_retriever"});
 }
 
 }  // namespace

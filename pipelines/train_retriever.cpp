@@ -9,6 +9,7 @@
 #include "pipelines/retriever_examples.h"
 #include "pipelines/retriever_scoring.h"
 #include "pipelines/training/fused_adamw.h"
+#include "pipelines/training/run_identity.h"
 
 namespace llamarec {
 namespace {
@@ -71,20 +72,12 @@ class RetrieverTask : public TrainingTask {
   ScoringOptions val_options_;
 };
 
-// What a saved state must match to be resumed. Limits, patience, the checkpoint interval and the
-// scoring batch are left out: they do not change the trajectory so far, and raising them must
-// continue a run, not restart it.
-std::string run_identity(const Config& config) {
-  Config c = identity_base(config);
-  c.retriever = config.retriever;
-  const RetrieverConfig defaults;
-  c.retriever.epochs = defaults.epochs;
-  c.retriever.max_steps = defaults.max_steps;
-  c.retriever.patience = defaults.patience;
-  c.retriever.checkpoint_interval = defaults.checkpoint_interval;
-  c.retriever.max_bad_steps = defaults.max_bad_steps;
-  c.retriever.eval_batch_size = defaults.eval_batch_size;
-  return config_to_toml(c);
+// Limits, patience, the checkpoint cadence and the scoring batch may change between a run and its
+// resumption.
+ConfigValues run_identity(const Config& config) {
+  return training_identity(config, {"retriever."},
+                           {"retriever.epochs", "retriever.max_steps", "retriever.patience",
+                            "retriever.checkpoint_interval", "retriever.max_bad_steps", "retriever.eval_batch_size"});
 }
 
 }  // namespace

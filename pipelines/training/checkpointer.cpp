@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/json_value.h"
 #include "core/fault_injection.h"
 #include "core/safetensors.h"
+#include "pipelines/config_diff.h"
 #include "pipelines/training/generator_state.h"
 #include "pipelines/training/optimizer_state.h"
 
@@ -48,6 +50,35 @@ nlohmann::json read_json(const fs::path& path) {
   return parse_json(path.string(), "", in);
 }
 
+// The identity a state was saved with. Releases up to c17e43a saved the whole config's TOML text
+// (comments included, every section): its `key = value` lines under `[section]` are read back, and
+// only the keys `now` has are kept, since that text also held the sections the trainer ignores.
+// nullopt: none recorded.
+std::optional<ConfigValues> saved_identity(const nlohmann::json& state, const ConfigValues& now) {
+  const auto it = state.find("identity");
+  if (it == state.end()) return std::nullopt;
+  ConfigValues out;
+  if (it->is_object()) {
+    for (const auto& [key, value] : it->items()) out[key] = value.is_string() ? value.get<std::string>() : value.dump();
+    return out;
+  }
+  if (!it->is_string()) return std::nullopt;
+  std::istringstream text(it->get<std::string>());
+  std::string line, section;
+  while (std::getline(text, line)) {
+    if (line.empty() || line.front() == '#') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      section = line.substr(1, line.size() - 2);
+      continue;
+    }
+    const auto eq = line.find(" = ");
+    if (eq == std::string::npos) continue;
+    const auto key = section + "." + line.substr(0, eq);
+    if (now.count(key)) out[key] = line.substr(eq + 3);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string newest_saved_state(const std::string& dir) {
@@ -55,7 +86,7 @@ std::string newest_saved_state(const std::string& dir) {
   return saved.empty() ? std::string() : saved.front().path.string();
 }
 
-Checkpointer::Checkpointer(std::string dir, std::string identity, Communicator& comm, int keep)
+Checkpointer::Checkpointer(std::string dir, ConfigValues identity, Communicator& comm, int keep)
     : dir_(std::move(dir)), identity_(std::move(identity)), comm_(comm), keep_(std::max(1, keep)) {}
 
 void Checkpointer::save(const TrainingState& state, const std::map<std::string, torch::Tensor>& tensors,
@@ -108,11 +139,13 @@ std::optional<Checkpointer::Resumed> Checkpointer::load(const std::map<std::stri
   try {
     const auto state_file = newest.path / "state.json";
     const auto json = read_json(state_file);
-    if (json.value("identity", "") != identity_) {
+    const auto recorded = saved_identity(json, identity_);
+    const auto differing = recorded ? differing_config_keys(*recorded, identity_) : std::vector<std::string>{};
+    if (!recorded || !differing.empty()) {
       spdlog::warn(
-          "{}: saved training state is for other settings; starting from scratch (it is replaced at the "
-          "first checkpoint)",
-          dir_);
+          "{}: saved training state is for other settings ({}); starting from scratch (it is replaced at "
+          "the first checkpoint)",
+          dir_, recorded ? describe_config_difference(differing, *recorded, identity_) : "none recorded");
       discard_saved_ = true;
       return std::nullopt;
     }

@@ -17,14 +17,16 @@
 #include <string>
 
 #include "distributed/communicator.h"
+#include "pipelines/config.h"
 #include "pipelines/training/training_state.h"
 
 namespace llamarec {
 
 class Checkpointer {
  public:
-  // `identity`: the settings a saved state must have been written with to be resumed.
-  Checkpointer(std::string dir, std::string identity, Communicator& comm, int keep = 2);
+  // `identity`: the settings a saved state must have been written with to be resumed, compared as
+  // pipelines/config_diff.h says (run_identity.h).
+  Checkpointer(std::string dir, ConfigValues identity, Communicator& comm, int keep = 2);
 
   // Collective: every rank contributes its generator state; rank 0 writes.
   void save(const TrainingState& state, const std::map<std::string, torch::Tensor>& tensors,
@@ -45,7 +47,7 @@ class Checkpointer {
 
  private:
   std::string dir_;
-  std::string identity_;
+  ConfigValues identity_;
   Communicator& comm_;
   int keep_;
   bool discard_saved_ = false;  // the saved states are another run's

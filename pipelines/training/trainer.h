@@ -18,6 +18,7 @@
 
 #include "core/ranking_metrics.h"
 #include "distributed/communicator.h"
+#include "pipelines/config.h"
 #include "pipelines/training/lr_schedule.h"
 #include "pipelines/training/seed_policy.h"
 #include "pipelines/training/training_state.h"
@@ -88,7 +89,7 @@ struct TrainingOptions {
   std::string state_dir;                    // <checkpoint>.state
   std::string curve_path;                   // <checkpoint>.curve.json
   std::string scalars_path;                 // metrics.jsonl (empty: none)
-  std::string identity;                     // what a saved state must match to be resumed
+  ConfigValues identity;                    // what a saved state must match to be resumed (run_identity.h)
 };
 
 struct TrainingResult {

@@ -75,11 +75,4 @@ TrainingState training_state_from_json(const nlohmann::json& j, const std::strin
   return s;
 }
 
-Config identity_base(const Config& config) {
-  Config c;
-  c.run.seed = config.run.seed;
-  c.data.dataset = config.in_run_dir(config.data.dataset);
-  return c;
-}
-
 }  // namespace llamarec

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "pipelines/config.h"
 #include "core/ranking_metrics.h"
 
 namespace llamarec {
@@ -49,10 +48,5 @@ nlohmann::json to_json(const ValidationPoint& point);
 nlohmann::json to_json(const TrainingState& state);
 // `file` names the source in errors (a missing or wrongly typed field).
 TrainingState training_state_from_json(const nlohmann::json& json, const std::string& file);
-
-// The part of every run identity that is not a trainer's own section: the seed and the dataset.
-// A trainer copies its sections into the result, resets what may change between a run and its
-// resumption (limits, patience, evaluation batch sizes), and compares config_to_toml() of it.
-Config identity_base(const Config& config);
 
 }  // namespace llamarec

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/candidates_file.h"
@@ -197,6 +199,23 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   EXPECT_FALSE(cands.has_train());
   check_training_prefix_candidates(c, cands);
 
+  // The saved identity is the values that shape the trajectory, without the limits. One saved
+  // before a key was added (here lr_schedule and warmup_steps, at their defaults) still resumes.
+  {
+    const auto file =
+        std::filesystem::path(newest_saved_state(c.in_run_dir(c.retriever.checkpoint) + ".state")) / "state.json";
+    std::ifstream in(file);
+    auto state = nlohmann::json::parse(in);
+    in.close();
+    auto& identity = state.at("identity");
+    EXPECT_TRUE(identity.contains("retriever.dropout"));
+    EXPECT_TRUE(identity.contains("run.seed"));
+    EXPECT_FALSE(identity.contains("retriever.max_steps"));
+    EXPECT_FALSE(identity.contains("ranker.lr"));
+    ASSERT_EQ(identity.erase("retriever.lr_schedule"), 1u);
+    ASSERT_EQ(identity.erase("retriever.warmup_steps"), 1u);
+    std::ofstream(file) << state.dump(1);
+  }
   // Resume: a second call with a higher limit continues from the saved state (runs only 20 steps)
   // and keeps the curve so far; a third call at the same limit has nothing left to do.
   c.retriever.max_steps = 80;

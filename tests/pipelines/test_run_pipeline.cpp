@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "distributed/mpi_communicator.h"
 #include "pipelines/config.h"
+#include "pipelines/config_diff.h"
 #include "pipelines/metrics_file.h"
 #include "pipelines/run_pipeline.h"
 #include "pipelines/stage_record.h"
@@ -137,6 +138,25 @@ TEST(StageRecord, AKeyAnOlderRecordLacksMatchesAtItsDefault) {
   cosine.retriever.lr_schedule = LrScheduleKind::kCosineWarmupDecay;
   EXPECT_CONTAINS(stage_record_mismatch(record, "train-retriever", stage_config_values(cosine, "train-retriever")),
                   "retriever.lr_schedule = (absent) there, \"cosine\" now");
+}
+
+// The rule every record is compared by (stage records, training states): equal values match, a key
+// the record lacks matches only at its default, a key only the record has differs.
+TEST(ConfigDiff, AbsentKeysMatchAtTheirDefaultOnly) {
+  const auto defaults = config_values(Config{});
+  const ConfigValues recorded = {{"retriever.lr", "0.001"}, {"retriever.gone", "1"}, {"toy.version", "1"}};
+  ConfigValues now = {
+      {"retriever.lr", "0.001"}, {"retriever.lr_schedule", defaults.at("retriever.lr_schedule")}, {"toy.version", "1"}};
+  EXPECT_EQ(differing_config_keys(recorded, now), std::vector<std::string>{"retriever.gone"});
+  now["retriever.warmup_steps"] = "10";  // absent there, not at its default now
+  now["toy.added"] = "0";                // absent there, and no default to fall back on
+  now["retriever.lr"] = "0.002";
+  const auto differing = differing_config_keys(recorded, now);
+  EXPECT_EQ(differing,
+            (std::vector<std::string>{"retriever.gone", "retriever.lr", "retriever.warmup_steps", "toy.added"}));
+  EXPECT_EQ(describe_config_difference(differing, recorded, now),
+            "retriever.gone = 1 there, (absent) now (and 3 more: retriever.lr, retriever.warmup_steps, toy.added)");
+  EXPECT_TRUE(differing_config_keys(now, now).empty());
 }
 
 TEST(RunPipeline, ARerunStageInvalidatesTheStagesAfterIt) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/fault_injection.h"
@@ -115,7 +116,7 @@ TrainingOptions toy_options(const std::filesystem::path& dir) {
   o.logged_metrics = {"score"};
   o.state_dir = (dir / "toy.state").string();
   o.curve_path = (dir / "toy.curve.json").string();
-  o.identity = "toy v1";
+  o.identity = {{"toy.version", "1"}};
   return o;
 }
 
@@ -148,8 +149,46 @@ TEST(TrainingLoop, ValidatesOnScheduleKeepsTheBestAndResumes) {
 
   // Another identity does not resume.
   LeastSquaresTask other_task(0, 20);
-  o.identity = "toy v2";
+  o.identity = {{"toy.version", "2"}};
   EXPECT_EQ(run_training(other_task, o, self).steps_run, 45);
+}
+
+// Rewrites the identity in the newest saved state under `state_dir`.
+void set_saved_identity(const std::string& state_dir, const nlohmann::json& identity) {
+  const auto file = std::filesystem::path(newest_saved_state(state_dir)) / "state.json";
+  std::ifstream in(file);
+  auto state = nlohmann::json::parse(in);
+  in.close();
+  state["identity"] = identity;
+  std::ofstream(file) << state.dump(1);
+}
+
+// Earlier releases saved the identity as the config's TOML text, comments and all: a state of theirs
+// resumes when its values are the same, whatever the comments say, and not when a value differs.
+TEST(TrainingLoop, AStateWithTheEarlierReleasesTextIdentityResumesOnItsValues) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  auto o = toy_options(tmp.path());
+  o.identity = {{"toy.version", "1"}, {"toy.rate", "0.5"}};
+  LeastSquaresTask first(0, 20);
+  ASSERT_EQ(run_training(first, o, self).steps_run, 30);
+
+  set_saved_identity(o.state_dir,
+                     "\n[toy]\n# a doc comment since reworded\nrate = 0.5\n# another = 3\nversion = 1\n"
+                     "\n[other]\n# a section this trainer ignores\nkey = 7\n");
+  o.max_steps = 40;
+  LeastSquaresTask resumed(0, 20);
+  EXPECT_EQ(run_training(resumed, o, self).steps_run, 10);
+
+  set_saved_identity(o.state_dir, "\n[toy]\nrate = 0.25\nversion = 1\n");
+  o.max_steps = 45;
+  LeastSquaresTask changed(0, 20);
+  EXPECT_EQ(run_training(changed, o, self).steps_run, 45);
+
+  // No identity at all: not resumed.
+  set_saved_identity(o.state_dir, nullptr);
+  LeastSquaresTask unknown(0, 20);
+  EXPECT_EQ(run_training(unknown, o, self).steps_run, 45);
 }
 
 // A crash at step `crash` (a throw where a kill would be, before the update), then a restart: the

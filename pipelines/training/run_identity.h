@@ -1,0 +1,20 @@
+// What a saved training state must match to be resumed (pipelines/training/checkpointer.h): the
+// config values that shape the run's trajectory. Key = value pairs, not the config's text, so that
+// a release that rewords a key's documentation, or adds a key the run leaves at its default,
+// still resumes the states of the release before (pipelines/config_diff.h).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "pipelines/config.h"
+
+namespace llamarec {
+
+// run.seed, data.dataset (resolved inside run.dir) and every key of `sections` ("retriever.",
+// "lora.") except `resumable`: the keys that may change between a run and its resumption (limits,
+// patience, checkpoint cadence, evaluation settings), since raising them must continue a run, not
+// restart it.
+ConfigValues training_identity(const Config& config, const std::vector<std::string>& sections,
+                               const std::vector<std::string>& resumable);
+
+}  // namespace llamarec
