@@ -13,10 +13,18 @@ std::string value_or_absent(const ConfigValues& values, const std::string& key) 
   return it == values.end() ? std::string("(absent)") : it->second;
 }
 
+// What a record without `key` was made with: the key's default, except for keys added with a
+// default other than the behaviour before them.
+ConfigValues values_before_added() {
+  Config before;
+  before.ranker.val_order = CandidateOrderChoice::kRetriever;  // validation was in retriever order before d2ad206
+  return config_values(before);
+}
+
 }  // namespace
 
 std::vector<std::string> differing_config_keys(const ConfigValues& recorded, const ConfigValues& now) {
-  static const ConfigValues defaults = config_values(Config{});
+  static const ConfigValues defaults = values_before_added();
   std::vector<std::string> differing;
   for (const auto& [key, value] : now) {
     const auto it = recorded.find(key);

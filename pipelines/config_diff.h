@@ -1,7 +1,9 @@
 // Comparing the config values a saved thing was made with (a stage record, a training state) with
 // the values now. Shared so that every record survives the same upgrades: a key a later llamarec
-// added is absent from an older record and matches while it holds its default, which is how the
-// older llamarec behaved; a key only the record has (one a later llamarec removed) differs.
+// added is absent from an older record and matches while it holds the value that stands for how the
+// older llamarec behaved (its default, or where the default changed that behaviour, as
+// ranker.val_order's did, the value that keeps it); a key only the record has (one a later llamarec
+// removed) differs.
 #pragma once
 #include <string>
 #include <vector>

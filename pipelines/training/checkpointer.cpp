@@ -50,19 +50,22 @@ nlohmann::json read_json(const fs::path& path) {
   return parse_json(path.string(), "", in);
 }
 
-// The identity a state was saved with. Releases up to c17e43a saved the whole config's TOML text
-// (comments included, every section): its `key = value` lines under `[section]` are read back, and
-// only the keys `now` has are kept, since that text also held the sections the trainer ignores.
+// The identity a state was saved with: `identity_values`, the key = value pairs. Releases up to
+// c17e43a saved `identity`, the whole config's TOML text (comments included, every section): its
+// `key = value` lines under `[section]` are read back, keeping only the keys `now` has, since that
+// text also held the sections the trainer ignores. (The pairs have a key of their own so that
+// those releases, which read `identity` as a string, see another identity and start over.)
 // nullopt: none recorded.
 std::optional<ConfigValues> saved_identity(const nlohmann::json& state, const ConfigValues& now) {
-  const auto it = state.find("identity");
-  if (it == state.end()) return std::nullopt;
   ConfigValues out;
-  if (it->is_object()) {
-    for (const auto& [key, value] : it->items()) out[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  const auto values = state.find("identity_values");
+  if (values != state.end() && values->is_object()) {
+    for (const auto& [key, value] : values->items())
+      out[key] = value.is_string() ? value.get<std::string>() : value.dump();
     return out;
   }
-  if (!it->is_string()) return std::nullopt;
+  const auto it = state.find("identity");
+  if (it == state.end() || !it->is_string()) return std::nullopt;
   std::istringstream text(it->get<std::string>());
   std::string line, section;
   while (std::getline(text, line)) {
@@ -110,7 +113,7 @@ void Checkpointer::save(const TrainingState& state, const std::map<std::string, 
     save_safetensors((new_dir / "generators.safetensors").string(),
                      {{"generators", all.to(torch::kCPU).reshape({comm_.size(), mine.numel()})}});
     auto j = to_json(state);
-    j["identity"] = identity_;
+    j["identity_values"] = identity_;
     write_file_atomic((new_dir / "state.json").string(), j.dump(1));
     fault_at(FaultPoint::kCheckpoint, state.step);
   });

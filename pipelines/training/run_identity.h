@@ -12,8 +12,8 @@ namespace llamarec {
 
 // run.seed, data.dataset (resolved inside run.dir) and every key of `sections` ("retriever.",
 // "lora.") except `resumable`: the keys that may change between a run and its resumption (limits,
-// patience, checkpoint cadence, evaluation settings), since raising them must continue a run, not
-// restart it.
+// patience, checkpoint cadence, evaluation batch sizes, evaluation-only keys), since raising them
+// must continue a run, not restart it.
 ConfigValues training_identity(const Config& config, const std::vector<std::string>& sections,
                                const std::vector<std::string>& resumable);
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -152,6 +153,16 @@ void check_training_prefix_candidates(Config c, const Candidates& without) {
   }
 }
 
+// Applies `edit` to state.json of the newest saved step under `state_dir`.
+void edit_saved_state(const std::string& state_dir, const std::function<void(nlohmann::json&)>& edit) {
+  const auto file = std::filesystem::path(newest_saved_state(state_dir)) / "state.json";
+  std::ifstream in(file);
+  auto state = nlohmann::json::parse(in);
+  in.close();
+  edit(state);
+  std::ofstream(file) << state.dump(1);
+}
+
 // 60 steps on a synthetic dataset in `tmp`, validated every 20 (steps 0, 20, 40, 60).
 Config short_training_config(const TempDir& tmp) {
   Config c = small_config(tmp.path(), make_synthetic(tmp / "d.h5"));
@@ -201,21 +212,16 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
 
   // The saved identity is the values that shape the trajectory, without the limits. One saved
   // before a key was added (here lr_schedule and warmup_steps, at their defaults) still resumes.
-  {
-    const auto file =
-        std::filesystem::path(newest_saved_state(c.in_run_dir(c.retriever.checkpoint) + ".state")) / "state.json";
-    std::ifstream in(file);
-    auto state = nlohmann::json::parse(in);
-    in.close();
-    auto& identity = state.at("identity");
+  const auto state_dir = c.in_run_dir(c.retriever.checkpoint) + ".state";
+  edit_saved_state(state_dir, [](nlohmann::json& state) {
+    auto& identity = state.at("identity_values");
     EXPECT_TRUE(identity.contains("retriever.dropout"));
     EXPECT_TRUE(identity.contains("run.seed"));
     EXPECT_FALSE(identity.contains("retriever.max_steps"));
     EXPECT_FALSE(identity.contains("ranker.lr"));
     ASSERT_EQ(identity.erase("retriever.lr_schedule"), 1u);
     ASSERT_EQ(identity.erase("retriever.warmup_steps"), 1u);
-    std::ofstream(file) << state.dump(1);
-  }
+  });
   // Resume: a second call with a higher limit continues from the saved state (runs only 20 steps)
   // and keeps the curve so far; a third call at the same limit has nothing left to do.
   c.retriever.max_steps = 80;
@@ -229,6 +235,26 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   const auto again = train_retriever(c, self);
   EXPECT_EQ(again.steps_run, 0);
   EXPECT_EQ(again.curve.size(), 5u);
+
+  // A state saved by a release up to c17e43a: its identity was the config's TOML text, comments and
+  // all, with the resumable keys at their defaults. It resumes on its values.
+  edit_saved_state(state_dir, [&](nlohmann::json& state) {
+    Config old_identity;
+    old_identity.run.seed = c.run.seed;
+    old_identity.data.dataset = c.in_run_dir(c.data.dataset);
+    old_identity.retriever = c.retriever;
+    const RetrieverConfig defaults;
+    old_identity.retriever.epochs = defaults.epochs;
+    old_identity.retriever.max_steps = defaults.max_steps;
+    old_identity.retriever.patience = defaults.patience;
+    old_identity.retriever.checkpoint_interval = defaults.checkpoint_interval;
+    old_identity.retriever.max_bad_steps = defaults.max_bad_steps;
+    old_identity.retriever.eval_batch_size = defaults.eval_batch_size;
+    state.erase("identity_values");
+    state["identity"] = config_to_toml(old_identity);
+  });
+  c.retriever.max_steps = 90;
+  EXPECT_EQ(train_retriever(c, self).steps_run, 10);
 
   // An early-stopped run is not continued at the same patience, only when the patience is raised.
   c.retriever.max_steps = 0;

@@ -142,7 +142,7 @@ TEST(StageRecord, AKeyAnOlderRecordLacksMatchesAtItsDefault) {
 
 // The rule every record is compared by (stage records, training states): equal values match, a key
 // the record lacks matches only at its default, a key only the record has differs.
-TEST(ConfigDiff, AbsentKeysMatchAtTheirDefaultOnly) {
+TEST(ConfigDiff, AbsentKeysMatchOnlyAtTheValueOfTheEarlierBehaviour) {
   const auto defaults = config_values(Config{});
   const ConfigValues recorded = {{"retriever.lr", "0.001"}, {"retriever.gone", "1"}, {"toy.version", "1"}};
   ConfigValues now = {
@@ -157,6 +157,18 @@ TEST(ConfigDiff, AbsentKeysMatchAtTheirDefaultOnly) {
   EXPECT_EQ(describe_config_difference(differing, recorded, now),
             "retriever.gone = 1 there, (absent) now (and 3 more: retriever.lr, retriever.warmup_steps, toy.added)");
   EXPECT_TRUE(differing_config_keys(now, now).empty());
+
+  // ranker.val_order came with the default `shuffled`; before it, validation was in retriever order,
+  // so a record without it matches `retriever`, not the default.
+  Config retriever_order;
+  retriever_order.ranker.val_order = CandidateOrderChoice::kRetriever;
+  const ConfigValues before = {{"ranker.lr", defaults.at("ranker.lr")}};
+  const ConfigValues shuffled = {{"ranker.lr", defaults.at("ranker.lr")},
+                                 {"ranker.val_order", defaults.at("ranker.val_order")}};
+  const ConfigValues in_order = {{"ranker.lr", defaults.at("ranker.lr")},
+                                 {"ranker.val_order", config_values(retriever_order).at("ranker.val_order")}};
+  EXPECT_EQ(differing_config_keys(before, shuffled), std::vector<std::string>{"ranker.val_order"});
+  EXPECT_TRUE(differing_config_keys(before, in_order).empty());
 }
 
 TEST(RunPipeline, ARerunStageInvalidatesTheStagesAfterIt) {

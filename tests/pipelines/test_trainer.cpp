@@ -153,13 +153,17 @@ TEST(TrainingLoop, ValidatesOnScheduleKeepsTheBestAndResumes) {
   EXPECT_EQ(run_training(other_task, o, self).steps_run, 45);
 }
 
-// Rewrites the identity in the newest saved state under `state_dir`.
-void set_saved_identity(const std::string& state_dir, const nlohmann::json& identity) {
+// Replaces the identity in the newest saved state under `state_dir` with `text`, as releases up to
+// c17e43a wrote it (null: none).
+void set_saved_identity(const std::string& state_dir, const nlohmann::json& text) {
   const auto file = std::filesystem::path(newest_saved_state(state_dir)) / "state.json";
   std::ifstream in(file);
   auto state = nlohmann::json::parse(in);
   in.close();
-  state["identity"] = identity;
+  ASSERT_TRUE(state.at("identity_values").is_object());
+  ASSERT_FALSE(state.contains("identity"));  // that key is left to older releases, which read a string
+  state.erase("identity_values");
+  state["identity"] = text;
   std::ofstream(file) << state.dump(1);
 }
 
