@@ -33,10 +33,15 @@ std::map<std::string, torch::Tensor> ParameterAverage::named_averages() const {
 
 ParameterAverage::Applied::Applied(ParameterAverage& average) : average_(average) {
   torch::NoGradGuard no_grad;
-  // Every copy first (the one step that can fail, out of memory), then the swap: a failure leaves the
-  // trained parameters untouched.
+  // Every copy first (the step that can fail, out of memory), then the swap, undone if it fails
+  // part way: a failure leaves the trained parameters in place.
   for (const auto& [name, p] : average_.parameters_) trained_[name] = p.detach().clone();
-  for (auto& [name, p] : average_.parameters_) p.detach().copy_(average_.averages_.at(name));
+  try {
+    for (auto& [name, p] : average_.parameters_) p.detach().copy_(average_.averages_.at(name));
+  } catch (...) {
+    for (auto& [name, p] : average_.parameters_) p.detach().copy_(trained_.at(name));
+    throw;
+  }
 }
 
 ParameterAverage::Applied::~Applied() {
