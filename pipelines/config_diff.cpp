@@ -24,7 +24,7 @@ ConfigValues values_before_added() {
 }  // namespace
 
 std::vector<std::string> differing_config_keys(const ConfigValues& recorded, const ConfigValues& now) {
-  static const ConfigValues defaults = values_before_added();
+  static const ConfigValues before_added = values_before_added();
   std::vector<std::string> differing;
   for (const auto& [key, value] : now) {
     const auto it = recorded.find(key);
@@ -32,8 +32,8 @@ std::vector<std::string> differing_config_keys(const ConfigValues& recorded, con
       if (it->second != value) differing.push_back(key);
       continue;
     }
-    const auto d = defaults.find(key);
-    if (d == defaults.end() || d->second != value) differing.push_back(key);
+    const auto b = before_added.find(key);
+    if (b == before_added.end() || b->second != value) differing.push_back(key);
   }
   for (const auto& [key, value] : recorded) {
     if (now.count(key) == 0) differing.push_back(key);

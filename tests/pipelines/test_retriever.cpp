@@ -1,8 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <functional>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -22,12 +20,14 @@
 #include "pipelines/train_retriever.h"
 #include "pipelines/training/checkpointer.h"
 #include "pipelines/training/global_batch_plan.h"
+#include "tests/pipelines/saved_state_edit.h"
 #include "tests/pipelines/synthetic_dataset.h"
 #include "tests/test_support.h"
 
 namespace llamarec {
 namespace {
 
+using ::llamarec::testing::edit_saved_state;
 using ::llamarec::testing::TempDir;
 using ::llamarec::testing::write_test_dataset;
 
@@ -151,16 +151,6 @@ void check_training_prefix_candidates(Config c, const Candidates& without) {
                              EXPECT_TRUE(torch::equal(top, cands.train.items[row])) << "prefix " << p;
                            });
   }
-}
-
-// Applies `edit` to state.json of the newest saved step under `state_dir`.
-void edit_saved_state(const std::string& state_dir, const std::function<void(nlohmann::json&)>& edit) {
-  const auto file = std::filesystem::path(newest_saved_state(state_dir)) / "state.json";
-  std::ifstream in(file);
-  auto state = nlohmann::json::parse(in);
-  in.close();
-  edit(state);
-  std::ofstream(file) << state.dump(1);
 }
 
 // 60 steps on a synthetic dataset in `tmp`, validated every 20 (steps 0, 20, 40, 60).

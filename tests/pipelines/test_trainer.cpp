@@ -17,6 +17,7 @@
 #include "pipelines/training/lr_schedule.h"
 #include "pipelines/training/parameter_average.h"
 #include "pipelines/training/trainer.h"
+#include "tests/pipelines/saved_state_edit.h"
 #include "tests/test_support.h"
 
 namespace llamarec {
@@ -156,15 +157,12 @@ TEST(TrainingLoop, ValidatesOnScheduleKeepsTheBestAndResumes) {
 // Replaces the identity in the newest saved state under `state_dir` with `text`, as releases up to
 // c17e43a wrote it (null: none).
 void set_saved_identity(const std::string& state_dir, const nlohmann::json& text) {
-  const auto file = std::filesystem::path(newest_saved_state(state_dir)) / "state.json";
-  std::ifstream in(file);
-  auto state = nlohmann::json::parse(in);
-  in.close();
-  ASSERT_TRUE(state.at("identity_values").is_object());
-  ASSERT_FALSE(state.contains("identity"));  // that key is left to older releases, which read a string
-  state.erase("identity_values");
-  state["identity"] = text;
-  std::ofstream(file) << state.dump(1);
+  testing::edit_saved_state(state_dir, [&](nlohmann::json& state) {
+    ASSERT_TRUE(state.at("identity_values").is_object());
+    ASSERT_FALSE(state.contains("identity"));  // that key is left to older releases, which read a string
+    state.erase("identity_values");
+    state["identity"] = text;
+  });
 }
 
 // Earlier releases saved the identity as the config's TOML text, comments and all: a state of theirs
