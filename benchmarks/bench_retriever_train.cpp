@@ -9,7 +9,9 @@
 // Validation time is excluded (train_retriever reports it apart). 1 LibTorch thread per rank.
 // --profile runs the same iterations under LibTorch's profiler and adds, per rank count, where the
 // milliseconds of one iteration go (benchmarks/support/step_profile.h) to the JSON's "profiles"; on
-// more than one rank, rank 0's waiting for the slowest rank shows as train.all_reduce.
+// more than one rank, rank 0's waiting for the slowest rank shows as train.all_reduce, and a second
+// table (benchmarks/support/rank_balance.h) says how much of it the ranks' step-by-step compute
+// differences explain, and whether they are systematic or jitter.
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -18,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "benchmarks/support/bench_arguments.h"
+#include "benchmarks/support/rank_balance.h"
 #include "benchmarks/support/results_file.h"
 #include "benchmarks/support/step_profile.h"
 #include "pipelines/config.h"
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
   if (profile) profiler.start();
   const auto result = train_retriever(config, comm);
   if (profile) profiler.stop();
+  const auto balance = profile && comm.size() > 1 ? print_rank_balance(comm, profiler) : nlohmann::json();
   const auto& rc = config.retriever;
   const double per_it = result.seconds_per_step;
   // The official LlamaRec LRURec, s/iteration at batch 16, max_len 200, 1 thread, as measured side by
@@ -86,12 +90,14 @@ int main(int argc, char** argv) {
     if (profile) {
       const auto breakdown = print_step_profile(profiler, comm.size(), per_it);
       nlohmann::json entry = {{"ranks", comm.size()},
+                              {"profile", breakdown["profile"]},
                               {"dataset", dataset},
                               {"global_batch", rc.batch_size},
                               {"max_len", rc.max_len},
                               {"iterations", breakdown["steps"]},
                               {"profiled_ms_per_iteration", breakdown["profiled_ms_per_step"]},
                               {"ms_per_iteration", breakdown["ms_per_step"]}};
+      if (!balance.is_null()) entry["rank_balance"] = balance;
       replace_row(all["profiles"], entry, row_keys);
       write_results(out_path, all);
       return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # LRURec training speed side by side with the official LlamaRec code, in one run on one machine:
 # ml-latest-small, batch 16, max_len 200, one thread each. The official code runs where it is
-# installed (LLAMAREC_OFFICIAL=/path/to/a LlamaRec checkout, and a python3 that imports torch);
+# installed (LLAMAREC_OFFICIAL=/path/to/a LlamaRec checkout, and a python that imports torch: PYTHON,
+# default python3; transformers is not needed);
 # elsewhere the script says so and compares against the last measured figure (0.32 s/iteration).
 # Ours runs through bench_retriever_train on 1 and 2 ranks. Writes
 # benchmarks/results/retriever_vs_official.json.
@@ -12,18 +13,19 @@ build="${BUILD_DIR:-$root/build}"
 data="${RATINGS:-$root/../shared/data/ml-latest-small}"
 iterations="${ITERATIONS:-300}"
 out="${OUT_JSON:-$root/benchmarks/results/retriever_vs_official.json}"
+python="${PYTHON:-python3}"
 [ -f "$data/ratings.csv" ] || { echo "no $data/ratings.csv (set RATINGS to an ml-latest-small folder)"; exit 1; }
 export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 official="null"
-if [ -n "${LLAMAREC_OFFICIAL:-}" ] && [ -f "$LLAMAREC_OFFICIAL/model/lru.py" ] && python3 -c 'import torch' 2>/dev/null; then
+if [ -n "${LLAMAREC_OFFICIAL:-}" ] && [ -f "$LLAMAREC_OFFICIAL/model/lru.py" ] && "$python" -c 'import torch' 2>/dev/null; then
   echo "official: $LLAMAREC_OFFICIAL, $iterations iterations"
-  official="$(python3 "$root/benchmarks/support/official_lru_iteration.py" "$LLAMAREC_OFFICIAL" "$data/ratings.csv" "$iterations")"
+  official="$("$python" "$root/benchmarks/support/official_lru_iteration.py" "$LLAMAREC_OFFICIAL" "$data/ratings.csv" "$iterations")"
 else
   echo "official LlamaRec not installed here (LLAMAREC_OFFICIAL=${LLAMAREC_OFFICIAL:-unset}, python3 torch:" \
-    "$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo missing)); comparing against 0.32 s/iteration"
+    "$("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo missing)); comparing against 0.32 s/iteration"
 fi
 
 "$build/llamarec" preprocess -c "$root/configs/ml-100k.toml" --set data.input="$data" --set run.dir="$tmp" >/dev/null 2>&1

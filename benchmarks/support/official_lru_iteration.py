@@ -9,6 +9,7 @@ two items held out). Used by benchmarks/retriever_vs_official.sh; prints one JSO
 """
 import collections
 import csv
+import importlib.util
 import json
 import random
 import sys
@@ -50,7 +51,12 @@ def main():
     sys.argv = [sys.argv[0], "--dataset_code", "ml-100k", "--model_code", "lru"]
     import torch
     import config  # the official argparse defaults (parsed at import)
-    from model import LRURec
+
+    # model/lru.py alone: the package's __init__ also imports the Llama ranker, which needs transformers.
+    spec = importlib.util.spec_from_file_location("official_lru", official + "/model/lru.py")
+    lru = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lru)
+    LRURec = lru.LRURec
 
     torch.set_num_threads(1)
     torch.manual_seed(42)
