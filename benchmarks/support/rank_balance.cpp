@@ -76,8 +76,8 @@ nlohmann::json print_rank_balance(Communicator& comm, const StepProfile& profile
   const double jitter_sd = jitter_n > ranks ? std::sqrt(jitter_sum / static_cast<double>(jitter_n - ranks)) : 0.0;
 
   fmt::print("\nHow evenly the ranks compute ({} steps; compute = forward + backward, ms per step):\n", steps);
-  fmt::print("{:>5} {:>8} {:>8} {:>8} {:>8} {:>12} {:>16} {:>12}\n", "rank", "mean", "p10", "p50", "p90",
-             "all-reduce", "wait explained", "systematic");
+  fmt::print("{:>5} {:>8} {:>8} {:>8} {:>8} {:>12} {:>16} {:>12}\n", "rank", "mean", "p10", "p50", "p90", "all-reduce",
+             "wait explained", "systematic");
   nlohmann::json rows = nlohmann::json::array();
   for (int r = 0; r < ranks; ++r) {
     const auto& c = compute[static_cast<size_t>(r)];
@@ -85,12 +85,13 @@ nlohmann::json print_rank_balance(Communicator& comm, const StepProfile& profile
     const double explained = mean(wait[static_cast<size_t>(r)]), systematic = mean(deviation[static_cast<size_t>(r)]);
     fmt::print("{:>5} {:>8.2f} {:>8.2f} {:>8.2f} {:>8.2f} {:>12.2f} {:>16.2f} {:>+12.2f}\n", r, mean(c),
                quantile(c, 0.1), quantile(c, 0.5), quantile(c, 0.9), ar, explained, systematic);
-    rows.push_back({{"rank", r},
-                    {"compute_ms",
-                     {{"mean", mean(c)}, {"p10", quantile(c, 0.1)}, {"p50", quantile(c, 0.5)}, {"p90", quantile(c, 0.9)}}},
-                    {"all_reduce_ms", ar},
-                    {"wait_explained_ms", explained},
-                    {"systematic_ms", systematic}});
+    rows.push_back(
+        {{"rank", r},
+         {"compute_ms",
+          {{"mean", mean(c)}, {"p10", quantile(c, 0.1)}, {"p50", quantile(c, 0.5)}, {"p90", quantile(c, 0.9)}}},
+         {"all_reduce_ms", ar},
+         {"wait_explained_ms", explained},
+         {"systematic_ms", systematic}});
   }
   fmt::print(
       "wait explained = mean of (slowest rank's compute - this rank's) per step; systematic = mean of (this rank's "
