@@ -17,6 +17,8 @@
 #include "distributed/communicator.h"
 #include "distributed/mpi_context.h"
 
+#include "benchmarks/support/sample_stats.h"
+
 namespace {
 
 using namespace llamarec;
@@ -45,10 +47,7 @@ std::vector<Timing> time_collectives(const std::vector<std::function<void()>>& v
     }
   }
   std::vector<Timing> timings;
-  for (auto& s : samples) {
-    std::sort(s.begin(), s.end());
-    timings.push_back({s[s.size() / 2], s.front()});
-  }
+  for (const auto& s : samples) timings.push_back({median(s), *std::min_element(s.begin(), s.end())});
   return timings;
 }
 

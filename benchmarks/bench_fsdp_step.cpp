@@ -26,6 +26,7 @@
 
 #include "benchmarks/support/fsdp_bench_options.h"
 #include "benchmarks/support/results_file.h"
+#include "benchmarks/support/sample_stats.h"
 #include "core/cpu_runtime.h"
 #include "core/safetensors.h"
 #include "distributed/data_parallel.h"
@@ -127,10 +128,6 @@ int main(int argc, char** argv) {
       m.peak_gathered = std::max(m.peak_gathered, m.model->peak_gathered_bytes());
     }
   }
-  const auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-  };
 
   const int64_t n = comm.size();
   rusage usage{};

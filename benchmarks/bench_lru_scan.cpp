@@ -22,6 +22,8 @@
 #include "models/lru_scan.h"
 #include "models/lru_softmax_loss.h"
 
+#include "benchmarks/support/sample_stats.h"
+
 namespace {
 
 using namespace llamarec;
@@ -50,11 +52,6 @@ struct Timing {
   double cpu = 0;   // median process CPU seconds per call
   double wall = 0;  // median wall seconds per call
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Medians over at least `min_reps` calls and ~`budget` CPU seconds, after one warm-up call.
 Timing time_median(const std::function<void()>& fn, int min_reps = 5, double budget = 1.0) {

@@ -17,6 +17,7 @@
 
 #include "benchmarks/support/bench_arguments.h"
 #include "benchmarks/support/results_file.h"
+#include "benchmarks/support/sample_stats.h"
 #include "core/candidates_file.h"
 #include "core/cpu_runtime.h"
 #include "core/error.h"
@@ -102,10 +103,6 @@ int run(int argc, char** argv, Communicator& comm) {
       (share ? shared : separate) = scores;
     }
   }
-  const auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
   const double difference = shared.numel() > 0 ? (shared - separate).abs().max().item<double>() : 0.0;
   auto max_difference = torch::tensor({difference}, torch::kFloat64);
   comm.all_reduce(max_difference, ReduceOp::kMax);

@@ -2,8 +2,8 @@
 # LRURec training speed side by side with the official LlamaRec code, in one run on one machine:
 # ml-latest-small, batch 16, max_len 200, one thread each. The official code runs where it is
 # installed (LLAMAREC_OFFICIAL=/path/to/a LlamaRec checkout, and a python that imports torch: PYTHON,
-# default python3; transformers is not needed);
-# elsewhere the script says so and compares against the last measured figure (0.32 s/iteration).
+# default python3; transformers is not needed); without LLAMAREC_OFFICIAL it says so and compares
+# against 0.32 s/iteration, an earlier session's figure on its machine and torch build.
 # Ours runs through bench_retriever_train on 1 and 2 ranks. Writes
 # benchmarks/results/retriever_vs_official.json.
 #   RATINGS=path/to/ml-latest-small bash benchmarks/retriever_vs_official.sh
@@ -20,12 +20,17 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 official="null"
-if [ -n "${LLAMAREC_OFFICIAL:-}" ] && [ -f "$LLAMAREC_OFFICIAL/model/lru.py" ] && "$python" -c 'import torch' 2>/dev/null; then
+if [ -n "${LLAMAREC_OFFICIAL:-}" ]; then
+  # Asked for: a missing checkout or torch is an error, not a silent fallback to the old figure.
+  [ -f "$LLAMAREC_OFFICIAL/model/lru.py" ] || { echo "LLAMAREC_OFFICIAL=$LLAMAREC_OFFICIAL has no model/lru.py"; exit 1; }
+  "$python" -c 'import torch' 2>/dev/null || { echo "$python cannot import torch (set PYTHON to one that can)"; exit 1; }
   echo "official: $LLAMAREC_OFFICIAL, $iterations iterations"
-  official="$("$python" "$root/benchmarks/support/official_lru_iteration.py" "$LLAMAREC_OFFICIAL" "$data/ratings.csv" "$iterations")"
+  official="$("$python" "$root/benchmarks/support/official_lru_iteration.py" "$LLAMAREC_OFFICIAL" "$data/ratings.csv" "$iterations" |
+    tail -n 1)"
+  "$python" -c 'import json, sys; json.loads(sys.argv[1])["seconds_per_iteration"]' "$official" ||
+    { echo "the official run printed no result: $official"; exit 1; }
 else
-  echo "official LlamaRec not installed here (LLAMAREC_OFFICIAL=${LLAMAREC_OFFICIAL:-unset}, python3 torch:" \
-    "$("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo missing)); comparing against 0.32 s/iteration"
+  echo "official LlamaRec not given (LLAMAREC_OFFICIAL unset); comparing against 0.32 s/iteration"
 fi
 
 "$build/llamarec" preprocess -c "$root/configs/ml-100k.toml" --set data.input="$data" --set run.dir="$tmp" >/dev/null 2>&1
@@ -37,7 +42,7 @@ for ((r = 1; r <= ${REPEATS:-3}; r++)); do
     retriever.max_steps="$iterations" >>"$tmp/log" 2>&1
 done
 
-python3 - "$tmp" "$official" "$out" <<'PY'
+"$python" - "$tmp" "$official" "$out" <<'PY'
 import glob, json, statistics, sys
 runs = [r for f in sorted(glob.glob(sys.argv[1] + "/ours-*.json")) for r in json.load(open(f))["runs"]]
 every = {n: [r["seconds_per_iteration"] for r in runs if r["ranks"] == n] for n in (1, 2)}

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/profile_scope.h"
 
 namespace llamarec {
 
@@ -17,6 +18,8 @@ BalancedShare balanced_share(Communicator& comm, const torch::Tensor& local_rows
   if (local_costs.dim() != 1 || local_costs.size(0) != n)
     fail("balanced_share: {} costs for {} rows", local_costs.numel(), n);
   if (n > max_rows) fail("balanced_share: {} rows exceed the bound of {}", n, max_rows);
+  // Its all-gather is where the ranks meet before the forward; the profile tells that wait apart.
+  const ProfileScope profile("dp.balanced_share");
   BalancedShare out;
   const int ranks = comm.size();
   if (ranks == 1) {

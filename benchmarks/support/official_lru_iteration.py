@@ -5,12 +5,13 @@ LayerNorm, eps 1e-9), gradient clipping at 5, dropout 0.2, one thread. Its own m
 its LRUTrainDataset builds them from a MovieLens ratings.csv (5-core, per-user time order, the last
 two items held out). Used by benchmarks/retriever_vs_official.sh; prints one JSON line.
 
-  python3 official_lru_iteration.py OFFICIAL_DIR RATINGS_CSV [ITERATIONS]
+  PYTHON official_lru_iteration.py OFFICIAL_DIR RATINGS_CSV [ITERATIONS]
 """
 import collections
 import csv
 import importlib.util
 import json
+import os
 import random
 import sys
 import time
@@ -53,7 +54,7 @@ def main():
     import config  # the official argparse defaults (parsed at import)
 
     # model/lru.py alone: the package's __init__ also imports the Llama ranker, which needs transformers.
-    spec = importlib.util.spec_from_file_location("official_lru", official + "/model/lru.py")
+    spec = importlib.util.spec_from_file_location("official_lru", os.path.join(official, "model", "lru.py"))
     lru = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lru)
     LRURec = lru.LRURec

@@ -6,39 +6,28 @@
 #include <cmath>
 #include <vector>
 
+#include "benchmarks/support/sample_stats.h"
 #include "core/error.h"
 
 namespace llamarec {
-namespace {
-
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
-}
-
-double mean(const std::vector<double>& v) {
-  double sum = 0;
-  for (const double x : v) sum += x;
-  return v.empty() ? 0 : sum / static_cast<double>(v.size());
-}
-
-}  // namespace
 
 nlohmann::json print_rank_balance(Communicator& comm, const StepProfile& profile) {
-  const auto forward = profile.phase_ms_by_step("train.forward");
-  const auto backward = profile.phase_ms_by_step("train.backward");
-  const auto all_reduce = profile.phase_ms_by_step("train.all_reduce");
+  const auto forward = profile.ms_by_step("train.forward");
+  const auto backward = profile.ms_by_step("train.backward");
+  const auto share = profile.ms_by_step("dp.balanced_share");
+  const auto all_reduce = profile.ms_by_step("train.all_reduce");
   const auto steps = static_cast<int64_t>(forward.size());
   torch::Tensor all_steps;
   comm.all_gather(torch::tensor({steps}, torch::kLong), all_steps);
   if (!(all_steps == steps).all().item<bool>())
     fail("print_rank_balance: the ranks profiled different numbers of steps ({})", c10::str(all_steps));
-  // [2, steps] per rank: compute (forward + backward), then the all-reduce.
+  // [2, steps] per rank: compute, then the all-reduce. Compute is the forward and backward less the
+  // batch share, whose all-gather is where the ranks last met: what each does from there to the
+  // all-reduce is what the faster ones wait for (the collate before it, well under 1 ms, stays in).
   auto mine = torch::empty({2, steps}, torch::kDouble);
   for (int64_t s = 0; s < steps; ++s) {
     const auto i = static_cast<size_t>(s);
-    mine[0][s] = forward[i] + backward[i];
+    mine[0][s] = forward[i] + backward[i] - share[i];
     mine[1][s] = all_reduce[i];
   }
   torch::Tensor gathered;
@@ -67,15 +56,19 @@ nlohmann::json print_rank_balance(Communicator& comm, const StepProfile& profile
     }
   }
   double jitter_sum = 0;
-  int64_t jitter_n = 0;
   for (const auto& d : deviation) {
     const double m = mean(d);
     for (const double x : d) jitter_sum += (x - m) * (x - m);
-    jitter_n += static_cast<int64_t>(d.size());
   }
-  const double jitter_sd = jitter_n > ranks ? std::sqrt(jitter_sum / static_cast<double>(jitter_n - ranks)) : 0.0;
+  // compute[r][s] = the step's work + a rank offset + noise: the residual sum of squares over
+  // (ranks - 1)(steps - 1) degrees of freedom estimates the noise variance of one rank.
+  const double dof = static_cast<double>(ranks - 1) * static_cast<double>(steps - 1);
+  const double jitter_sd = dof > 0 ? std::sqrt(jitter_sum / dof) : 0.0;
 
-  fmt::print("\nHow evenly the ranks compute ({} steps; compute = forward + backward, ms per step):\n", steps);
+  fmt::print(
+      "\nHow evenly the ranks compute ({} steps; compute = forward + backward after the batch's all-gather, ms per "
+      "step):\n",
+      steps);
   fmt::print("{:>5} {:>8} {:>8} {:>8} {:>8} {:>12} {:>16} {:>12}\n", "rank", "mean", "p10", "p50", "p90", "all-reduce",
              "wait explained", "systematic");
   nlohmann::json rows = nlohmann::json::array();
@@ -95,7 +88,8 @@ nlohmann::json print_rank_balance(Communicator& comm, const StepProfile& profile
   }
   fmt::print(
       "wait explained = mean of (slowest rank's compute - this rank's) per step; systematic = mean of (this rank's "
-      "compute - the step's mean over ranks); jitter: the standard deviation around that, {:.2f} ms\n",
+      "compute - the step's mean over ranks); jitter: one rank's step-to-step noise around that, {:.2f} ms standard "
+      "deviation\n",
       jitter_sd);
   return {{"steps", steps}, {"ranks", rows}, {"jitter_sd_ms", jitter_sd}};
 }

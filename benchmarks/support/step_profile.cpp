@@ -19,7 +19,7 @@ bool starts_with(const char* s, const char* prefix) { return std::strncmp(s, pre
 
 // The ProfileScope names of the model code (core/profile_scope.h), as opposed to ops and nodes.
 bool is_model_scope(const char* name) {
-  for (const char* prefix : {"lru.", "llama.", "fsdp.", "ranker."})
+  for (const char* prefix : {"lru.", "llama.", "fsdp.", "ranker.", "dp."})
     if (starts_with(name, prefix)) return true;
   return false;
 }
@@ -76,7 +76,7 @@ void StepProfile::scope_ends(const at::RecordFunction&, at::ObserverContext*) {
   self->scope_stack_.pop_back();
   const double inclusive = now_us() - f.start_us;
   if (!f.category.empty()) self->total_us_[f.category] += inclusive - f.children_us;
-  if (f.phase == f.name) self->add_phase_time(f.phase, inclusive);
+  if (!f.phase.empty()) self->add_step_time(f.name, inclusive);
   if (!self->scope_stack_.empty()) self->scope_stack_.back().children_us += inclusive;
 }
 
@@ -155,7 +155,7 @@ void StepProfile::stop() {
         const Frame f = stack.back();
         stack.pop_back();
         const double inclusive = events[f.event].cpuElapsedUs(e);
-        if (!f.phase.empty() && f.phase == events[f.event].name()) add_phase_time(f.phase, inclusive);
+        if (!f.phase.empty()) add_step_time(events[f.event].name(), inclusive);
         if (!f.category.empty()) {
           total_us_[f.category] += inclusive - f.children_us;
           op_us_[f.category + " | " + events[f.event].name()] += inclusive - f.children_us;
@@ -166,17 +166,17 @@ void StepProfile::stop() {
   }
 }
 
-void StepProfile::add_phase_time(const std::string& phase, double inclusive_us) {
+void StepProfile::add_step_time(const std::string& name, double inclusive_us) {
   if (steps_ == 0) return;
-  auto& by_step = phase_us_by_step_[phase];
+  auto& by_step = us_by_step_[name];
   by_step.resize(static_cast<size_t>(steps_), 0.0);
   by_step[static_cast<size_t>(steps_ - 1)] += inclusive_us;
 }
 
-std::vector<double> StepProfile::phase_ms_by_step(const std::string& phase) const {
+std::vector<double> StepProfile::ms_by_step(const std::string& name) const {
   std::vector<double> out(static_cast<size_t>(steps_), 0.0);
-  const auto it = phase_us_by_step_.find(phase);
-  if (it == phase_us_by_step_.end()) return out;
+  const auto it = us_by_step_.find(name);
+  if (it == us_by_step_.end()) return out;
   for (size_t i = 0; i < it->second.size(); ++i) out[i] = it->second[i] / 1000.0;
   return out;
 }

@@ -38,9 +38,10 @@ class StepProfile {
   int64_t steps() const { return steps_; }
   // The n largest "category | op" entries by self time, milliseconds per step.
   std::vector<std::pair<std::string, double>> top_ops(size_t n) const;
-  // Milliseconds of one trainer phase ("train.forward", "train.all_reduce", ...) in each step seen,
-  // in step order (0 where a step had none): for comparing steps and ranks, not only their means.
-  std::vector<double> phase_ms_by_step(const std::string& phase) const;
+  // Milliseconds inside the ranges named `name` (a trainer phase such as "train.forward", a
+  // ProfileScope, an op) in each step seen, in step order, summed where one repeats within a step and
+  // 0 where a step had none: for comparing steps and ranks, not only their means.
+  std::vector<double> ms_by_step(const std::string& name) const;
 
  private:
   struct ScopeFrame {
@@ -52,14 +53,14 @@ class StepProfile {
   };
   static std::unique_ptr<at::ObserverContext> scope_begins(const at::RecordFunction& fn);
   static void scope_ends(const at::RecordFunction& fn, at::ObserverContext* context);
-  void add_phase_time(const std::string& phase, double inclusive_us);
+  void add_step_time(const std::string& name, double inclusive_us);
 
   Mode mode_;
   uint64_t callback_ = 0;
   std::vector<ScopeFrame> scope_stack_;
   std::map<std::string, double> total_us_;
   std::map<std::string, double> op_us_;
-  std::map<std::string, std::vector<double>> phase_us_by_step_;
+  std::map<std::string, std::vector<double>> us_by_step_;
   int64_t steps_ = 0;
   bool running_ = false;
 };
