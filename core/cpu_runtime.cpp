@@ -2,6 +2,9 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
+
+#include <cstdlib>
+#include <string>
 #include <torch/torch.h>
 
 namespace llamarec {
@@ -16,6 +19,15 @@ void set_cpu_threads(int threads) {
 void keep_freed_memory() {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  if (std::getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY") || std::getenv("DNNL_PRIMITIVE_CACHE_CAPACITY")) return;
+  // The call where oneDNN is a shared library that exports it (Debian's LibTorch); otherwise the
+  // variable, which oneDNN reads when it makes its first primitive.
+  using SetCapacity = int (*)(int);
+  if (auto fn = reinterpret_cast<SetCapacity>(dlsym(RTLD_DEFAULT, "dnnl_set_primitive_cache_capacity"))) {
+    fn(kOneDnnPrimitiveCacheCapacity);
+  } else {
+    setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", std::to_string(kOneDnnPrimitiveCacheCapacity).c_str(), 0);
+  }
 }
 
 }  // namespace llamarec

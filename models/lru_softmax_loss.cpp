@@ -5,38 +5,57 @@
 namespace llamarec {
 namespace {
 
-// Rows per chunk: about 2 MiB of float32 scores, cache-resident between the GEMM and the softmax
-// passes (128 rows at V = 3,651; larger chunks measured no faster).
+// Rows per chunk: about 2 MiB of float32 scores, cache-resident from the scores GEMM through the
+// softmax passes to the two gradient GEMMs (128 rows at V = 3,651).
 int64_t chunk_rows(int64_t vocab) { return std::max<int64_t>(1, (int64_t{1} << 19) / std::max<int64_t>(1, vocab)); }
 
 class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCrossEntropyFunction> {
  public:
+  // with_grads: the gradients are made here, chunk by chunk while each chunk's softmax is in cache,
+  // and the backward only scales them. The [N, V] probabilities never exist whole: at N ≈ 2,500 they
+  // would be 36 MB, written once and read twice per step, and freshly mapped (page faults) each time.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hidden,
                                const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& targets,
-                               bool mean) {
-    const int64_t N = hidden.size(0), V = weight.size(0);
+                               bool mean, bool with_grads) {
+    const int64_t N = hidden.size(0), V = weight.size(0), D = hidden.size(1);
     // [h | 1] · [W | b]ᵀ: the bias rides in the GEMM as one more inner dimension, instead of
     // addmm's broadcast copy of it into every row of the scores first (a full extra pass over them).
     const auto h = torch::cat({hidden, torch::ones({N, 1}, hidden.options())}, 1);  // [N, D + 1]
     const auto t = targets.contiguous();
-    auto probs = torch::empty({N, V}, h.options());  // [N, V], saved for the backward
-    auto loss = torch::zeros({}, h.options().dtype(torch::kDouble));
     const auto weight_t = torch::cat({weight, bias.unsqueeze(1)}, 1).t();  // [D + 1, V]
-    for (int64_t r0 = 0; r0 < N; r0 += chunk_rows(V)) {
-      const int64_t rows = std::min(chunk_rows(V), N - r0);
-      auto p = probs.narrow(0, r0, rows);  // [rows, V]
-      at::mm_out(p, h.narrow(0, r0, rows), weight_t);
+    const int64_t chunk = std::min(chunk_rows(V), std::max<int64_t>(N, 1));
+    auto scores = torch::empty({chunk, V}, h.options());  // [chunk, V], reused by every chunk
+    auto loss = torch::zeros({}, h.options().dtype(torch::kDouble));
+    torch::Tensor grad_h, grad_wb;
+    if (with_grads) {
+      grad_h = torch::empty({N, D}, h.options());       // [N, D]
+      grad_wb = torch::zeros({D + 1, V}, h.options());  // [D + 1, V]: Wᵀ's gradient, then the bias's
+    }
+    const auto minus_one = torch::full({chunk, 1}, -1.0, h.options());
+    for (int64_t r0 = 0; r0 < N; r0 += chunk) {
+      const int64_t rows = std::min(chunk, N - r0);
+      auto p = scores.narrow(0, 0, rows);  // [rows, V]
+      const auto h_rows = h.narrow(0, r0, rows);
+      at::mm_out(p, h_rows, weight_t);
       const auto target = t.narrow(0, r0, rows).unsqueeze(1);  // [rows, 1]
       const auto target_score = p.gather(1, target);           // [rows, 1]
       const auto max = p.amax(1, true);                        // [rows, 1]
       p.sub_(max).exp_();
       const auto sum = p.sum(1, true);  // [rows, 1]
-      p.div_(sum);
       // −log p[target] = logsumexp − score[target] = max + log Σ − score[target]
       loss += (max + sum.log() - target_score).sum().to(torch::kDouble);
+      if (!with_grads) continue;
+      // d loss_row / d scores = softmax − one-hot
+      p.div_(sum).scatter_add_(1, target, minus_one.narrow(0, 0, rows));
+      auto grad_h_rows = grad_h.narrow(0, r0, rows);
+      at::mm_out(grad_h_rows, p, weight);  // [rows, D]
+      // [h | 1]ᵀ · (softmax − one-hot): the transposed weight gradient and, in its last row, the bias
+      // gradient (the column sums), summed over the chunks.
+      grad_wb.addmm_(h_rows.t(), p);
     }
-    ctx->save_for_backward({h, weight, probs, t});
     ctx->saved_data["mean"] = mean;
+    ctx->saved_data["rows"] = N;
+    if (with_grads) ctx->save_for_backward({grad_h, grad_wb});
     const auto total = mean && N > 0 ? loss / static_cast<double>(N) : loss;
     return total.to(h.scalar_type());
   }
@@ -44,29 +63,21 @@ class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCros
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto& h = saved[0];  // [N, D + 1], the last column ones
-    const auto& weight = saved[1];
-    auto probs = saved[2];
-    const auto target = saved[3].unsqueeze(1);  // [N, 1]
-    const int64_t N = h.size(0), D = h.size(1) - 1;
-    if (N == 0)
-      return {torch::zeros({0, D}, h.options()), torch::zeros_like(weight), torch::zeros({weight.size(0)}, h.options()),
-              torch::Tensor(), torch::Tensor()};
-    const double scale = grads[0].item<double>() / (ctx->saved_data["mean"].toBool() ? static_cast<double>(N) : 1.0);
-    // d loss / d scores = softmax − one-hot, made in place: the probabilities are consumed (a second
-    // backward through the same graph fails the saved-tensor version check instead of going wrong).
-    probs.scatter_add_(1, target, torch::full({N, 1}, -1.0, probs.options()));
-    torch::Tensor grad_h, grad_weight, grad_bias;
-    if (ctx->needs_input_grad(0)) grad_h = torch::mm(probs, weight).mul_(scale);  // [N, D]
-    if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
-      // One GEMM for both: [h | 1]ᵀ · (softmax − one-hot) holds the transposed weight gradient and, in
-      // its last row, the bias gradient (the column sums). This orientation is ~25% faster in
-      // OpenBLAS than probsᵀ · h.
-      const auto grad_wb = torch::mm(h.t(), probs).mul_(scale);
-      grad_weight = grad_wb.narrow(0, 0, D).t();  // [V, D]
-      grad_bias = grad_wb.select(0, D);           // [V]
-    }
-    return {grad_h, grad_weight, grad_bias, torch::Tensor(), torch::Tensor()};
+    if (saved.empty())
+      fail(
+          "lru_softmax_cross_entropy: backward through a loss made without gradients (grad mode was off, or no "
+          "input required a gradient)");
+    const auto& grad_h = saved[0];   // [N, D]
+    const auto& grad_wb = saved[1];  // [D + 1, V]
+    const int64_t N = ctx->saved_data["rows"].toInt(), D = grad_h.size(1);
+    const auto scale = ctx->saved_data["mean"].toBool() && N > 0 ? grads[0] / static_cast<double>(N) : grads[0];
+    torch::Tensor none;
+    return {ctx->needs_input_grad(0) ? grad_h * scale : none,
+            ctx->needs_input_grad(1) ? (grad_wb.narrow(0, 0, D) * scale).t() : none,  // [V, D]
+            ctx->needs_input_grad(2) ? grad_wb.select(0, D) * scale : none,           // [V]
+            none,
+            none,
+            none};
   }
 };
 
@@ -89,7 +100,9 @@ torch::Tensor lru_softmax_cross_entropy(const torch::Tensor& hidden, const torch
     if (lo < 0 || hi >= weight.size(0))
       fail("lru_softmax_cross_entropy: targets in [{}, {}] outside [0, {})", lo, hi, weight.size(0));
   }
-  return SoftmaxCrossEntropyFunction::apply(hidden, weight, bias, targets, mean);
+  const bool with_grads =
+      torch::GradMode::is_enabled() && (hidden.requires_grad() || weight.requires_grad() || bias.requires_grad());
+  return SoftmaxCrossEntropyFunction::apply(hidden, weight, bias, targets, mean, with_grads);
 }
 
 }  // namespace llamarec

@@ -33,6 +33,28 @@ TEST(LruSoftmaxLoss, MatchesLinearPlusCrossEntropy) {
   }
 }
 
+// The gradients are made in the forward only when a backward can follow; without them the value is
+// the same, and with only some inputs requiring a gradient the others get none.
+TEST(LruSoftmaxLoss, GradientsOnlyWhenNeeded) {
+  torch::manual_seed(33);
+  auto h = torch::randn({300, 5}, torch::kDouble).requires_grad_(true);
+  const auto w = torch::randn({4000, 5}, torch::kDouble);
+  const auto b = torch::randn({4000}, torch::kDouble);
+  const auto targets = torch::randint(0, 4000, {300}, torch::kLong);
+  const auto expected = torch::nn::functional::cross_entropy(torch::linear(h, w, b), targets);
+  torch::Tensor plain;
+  {
+    torch::NoGradGuard no_grad;
+    plain = lru_softmax_cross_entropy(h, w, b, targets, true);
+  }
+  EXPECT_FALSE(plain.requires_grad());
+  EXPECT_NEAR(plain.item<double>(), expected.item<double>(), 1e-10);
+  const auto fused = lru_softmax_cross_entropy(h, w, b, targets, true);
+  EXPECT_EQ(fused.item<double>(), plain.item<double>());
+  const auto grad = torch::autograd::grad({fused}, {h})[0];
+  EXPECT_TRUE(torch::allclose(grad, torch::autograd::grad({expected}, {h})[0], 1e-10, 1e-12));
+}
+
 TEST(LruSoftmaxLoss, Float32StaysAccurateForLargeScores) {
   torch::manual_seed(32);
   const auto h = torch::randn({50, 8}) * 30;  // logits in the thousands: needs the max shift
