@@ -26,19 +26,17 @@
 #include "pipelines/config.h"
 #include "core/cpu_runtime.h"
 #include "core/logging.h"
-#include "distributed/mpi_communicator.h"
-#include "distributed/mpi_context.h"
 #include "pipelines/train_retriever.h"
 
 using namespace llamarec;
 namespace fs = std::filesystem;
 
-int main(int argc, char** argv) {
-  MpiContext mpi(&argc, &argv);
-  MpiCommunicator comm;
-  const auto args =
-      parse_bench_arguments(argc, argv, "bench_retriever_train DATASET.h5 [out.json] [key=value ...]",
-                            "benchmarks/results/retriever_train.json", {"retriever.max_steps=300", "run.threads=1"});
+namespace {
+
+int run(int argc, char** argv, Communicator& comm) {
+  const auto args = parse_bench_arguments(
+      argc, argv, "bench_retriever_train DATASET.h5 [out.json] [key=value ...] [--profile[=ops|scopes]]",
+      "benchmarks/results/retriever_train.json", {"retriever.max_steps=300", "run.threads=1"});
   const std::string dataset = fs::absolute(args.input).string();
   const std::string& out_path = args.out_path;
   const bool profile = args.profile;
@@ -125,3 +123,7 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return run_mpi_benchmark(argc, argv, "bench_retriever_train", run); }

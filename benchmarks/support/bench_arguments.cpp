@@ -21,24 +21,31 @@ int run_mpi_benchmark(int argc, char** argv, const char* name, int (*run)(int, c
 
 BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& usage, const std::string& default_out,
                                      std::vector<std::string> default_overrides) {
-  if (argc < 2) fail("usage: {}", usage);
   BenchArguments out;
-  out.input = argv[1];
-  out.out_path = argc > 2 ? argv[2] : default_out;
   out.overrides = std::move(default_overrides);
-  for (int i = 3; i < argc; ++i) {
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--profile" || arg == "--profile=ops") {
       out.profile = true;
     } else if (arg == "--profile=scopes") {
       out.profile = true;
       out.profile_mode = StepProfile::Mode::kScopes;
-    } else if (arg.rfind("--", 0) == 0) {
+    } else if (arg == "-h" || arg == "--help") {
+      fail("usage: {}", usage);
+    } else if (arg.rfind("-", 0) == 0) {
       fail("{}: unknown option (usage: {})", arg, usage);
+    } else if (!positional.empty() && arg.find('=') != std::string::npos) {
+      out.overrides.push_back(arg);
+    } else if (positional.size() < 2) {
+      positional.push_back(arg);
     } else {
-      out.overrides.emplace_back(argv[i]);
+      fail("{}: one argument too many, neither INPUT, out.json nor key=value (usage: {})", arg, usage);
     }
   }
+  if (positional.empty()) fail("usage: {}", usage);
+  out.input = positional[0];
+  out.out_path = positional.size() > 1 ? positional[1] : default_out;
   return out;
 }
 
