@@ -7,6 +7,8 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <vector>
+
 #include "benchmarks/support/step_profile.h"
 #include "distributed/communicator.h"
 
@@ -17,5 +19,9 @@ namespace llamarec {
 // "wait_explained_ms", "systematic_ms"}], "jitter_sd_ms"}; the other ranks return null. Needs the
 // trainer's phases and the "dp.balanced_share" scope (distributed/balanced_rows.h) in the profile.
 nlohmann::json print_rank_balance(Communicator& comm, const StepProfile& profile);
+
+// The same figures from all ranks' compute ms per step (compute[rank][step], as many steps each) and
+// mean all-reduce ms per rank, without printing.
+nlohmann::json rank_balance(const std::vector<std::vector<double>>& compute, const std::vector<double>& all_reduce_ms);
 
 }  // namespace llamarec
