@@ -15,7 +15,7 @@ void set_cpu_threads(int threads);
 // ONEDNN_/DNNL_PRIMITIVE_CACHE_CAPACITY is set): LibTorch runs GELU (and bf16 matmuls) through oneDNN,
 // which keeps one primitive per op and tensor shape, up to 1,024 of them. Shapes change every step
 // (LRURec's kept positions, prompt lengths), and those long-lived entries scattered through a heap
-// that is never trimmed held LRURec training at 3.3 GB instead of about 370 MB.
+// that is never trimmed held LRURec training at 3.3 GB instead of under 500 MB.
 void keep_freed_memory();
 
 // Enough for one step's distinct shapes (a Llama layer's projections forward and backward); more

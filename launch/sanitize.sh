@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # AddressSanitizer + UndefinedBehaviorSanitizer, and libFuzzer on the file parsers, with clang in
 # ${SANITIZE_BUILD_DIR:-build-sanitize}:
-#   - the test binaries in $SANITIZE_TESTS (default: all four) run under ASan + UBSan through ctest,
+#   - the test binaries in $SANITIZE_TESTS (default: the four library areas; the benchmarks
+#     and test_benchmarks are not built here) run under ASan + UBSan through ctest,
 #     at 1 rank and their listed suites at 2 (tests/CMakeLists.txt). Tests that load a SentencePiece
 #     model skip themselves (LLAMAREC_REQUIRE_SENTENCEPIECE): ASan cannot dlopen our SentencePiece
 #     plugin with RTLD_DEEPBIND (google/sanitizers#611), and without it libsentencepiece meets

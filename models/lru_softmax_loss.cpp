@@ -11,12 +11,12 @@ int64_t chunk_rows(int64_t vocab) { return std::max<int64_t>(1, (int64_t{1} << 1
 
 class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCrossEntropyFunction> {
  public:
-  // with_grads: the gradients are made here, chunk by chunk while each chunk's softmax is in cache,
-  // and the backward only scales them. The [N, V] probabilities never exist whole: at N ≈ 2,500 they
-  // would be 36 MB, written once and read twice per step, and freshly mapped (page faults) each time.
+  // grad_hidden, grad_weight_bias: those gradients are made here, chunk by chunk while each chunk's
+  // softmax is in cache, and the backward only scales them. The [N, V] probabilities never exist whole: at N ≈ 2,500
+  // they would be 36 MB, written once and read twice per step, and freshly mapped (page faults) each time.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hidden,
                                const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& targets,
-                               bool mean, bool with_grads) {
+                               bool mean, bool grad_hidden, bool grad_weight_bias) {
     const int64_t N = hidden.size(0), V = weight.size(0), D = hidden.size(1);
     // [h | 1] · [W | b]ᵀ: the bias rides in the GEMM as one more inner dimension, instead of
     // addmm's broadcast copy of it into every row of the scores first (a full extra pass over them).
@@ -27,10 +27,10 @@ class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCros
     auto scores = torch::empty({chunk, V}, h.options());  // [chunk, V], reused by every chunk
     auto loss = torch::zeros({}, h.options().dtype(torch::kDouble));
     torch::Tensor grad_h, grad_wb;
-    if (with_grads) {
-      grad_h = torch::empty({N, D}, h.options());       // [N, D]
-      grad_wb = torch::zeros({D + 1, V}, h.options());  // [D + 1, V]: Wᵀ's gradient, then the bias's
-    }
+    if (grad_hidden) grad_h = torch::empty({N, D}, h.options());  // [N, D]
+    // [D + 1, V]: Wᵀ's gradient, then the bias's; summed over the chunks, so in float32 at least.
+    const auto sum_type = h.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+    if (grad_weight_bias) grad_wb = torch::zeros({D + 1, V}, h.options().dtype(sum_type));
     const auto minus_one = torch::full({chunk, 1}, -1.0, h.options());
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
       const int64_t rows = std::min(chunk, N - r0);
@@ -44,37 +44,41 @@ class SoftmaxCrossEntropyFunction : public torch::autograd::Function<SoftmaxCros
       const auto sum = p.sum(1, true);  // [rows, 1]
       // −log p[target] = logsumexp − score[target] = max + log Σ − score[target]
       loss += (max + sum.log() - target_score).sum().to(torch::kDouble);
-      if (!with_grads) continue;
+      if (!grad_hidden && !grad_weight_bias) continue;
       // d loss_row / d scores = softmax − one-hot
       p.div_(sum).scatter_add_(1, target, minus_one.narrow(0, 0, rows));
-      auto grad_h_rows = grad_h.narrow(0, r0, rows);
-      at::mm_out(grad_h_rows, p, weight);  // [rows, D]
+      if (grad_hidden) {
+        auto grad_h_rows = grad_h.narrow(0, r0, rows);
+        at::mm_out(grad_h_rows, p, weight);  // [rows, D]
+      }
       // [h | 1]ᵀ · (softmax − one-hot): the transposed weight gradient and, in its last row, the bias
-      // gradient (the column sums), summed over the chunks.
-      grad_wb.addmm_(h_rows.t(), p);
+      // gradient (the column sums).
+      if (grad_weight_bias) grad_wb.addmm_(h_rows.t().to(sum_type), p.to(sum_type));
     }
     ctx->saved_data["mean"] = mean;
     ctx->saved_data["rows"] = N;
-    if (with_grads) ctx->save_for_backward({grad_h, grad_wb});
+    // The inputs too, unused: changing one in place before the backward then fails LibTorch's
+    // version check instead of leaving these gradients stale.
+    ctx->save_for_backward({grad_h, grad_wb, hidden, weight, bias});
     const auto total = mean && N > 0 ? loss / static_cast<double>(N) : loss;
     return total.to(h.scalar_type());
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
+    if (torch::GradMode::is_enabled())
+      fail("lru_softmax_cross_entropy: first-order gradients only (backward with create_graph)");
     const auto saved = ctx->get_saved_variables();
-    if (saved.empty())
-      fail(
-          "lru_softmax_cross_entropy: backward through a loss made without gradients (grad mode was off, or no "
-          "input required a gradient)");
     const auto& grad_h = saved[0];   // [N, D]
     const auto& grad_wb = saved[1];  // [D + 1, V]
-    const int64_t N = ctx->saved_data["rows"].toInt(), D = grad_h.size(1);
+    const auto dtype = saved[3].scalar_type();
+    const int64_t N = ctx->saved_data["rows"].toInt(), D = saved[3].size(1);
     const auto scale = ctx->saved_data["mean"].toBool() && N > 0 ? grads[0] / static_cast<double>(N) : grads[0];
     torch::Tensor none;
     return {ctx->needs_input_grad(0) ? grad_h * scale : none,
-            ctx->needs_input_grad(1) ? (grad_wb.narrow(0, 0, D) * scale).t() : none,  // [V, D]
-            ctx->needs_input_grad(2) ? grad_wb.select(0, D) * scale : none,           // [V]
+            ctx->needs_input_grad(1) ? (grad_wb.narrow(0, 0, D) * scale).t().to(dtype) : none,  // [V, D]
+            ctx->needs_input_grad(2) ? (grad_wb.select(0, D) * scale).to(dtype) : none,         // [V]
+            none,
             none,
             none,
             none};
@@ -100,9 +104,9 @@ torch::Tensor lru_softmax_cross_entropy(const torch::Tensor& hidden, const torch
     if (lo < 0 || hi >= weight.size(0))
       fail("lru_softmax_cross_entropy: targets in [{}, {}] outside [0, {})", lo, hi, weight.size(0));
   }
-  const bool with_grads =
-      torch::GradMode::is_enabled() && (hidden.requires_grad() || weight.requires_grad() || bias.requires_grad());
-  return SoftmaxCrossEntropyFunction::apply(hidden, weight, bias, targets, mean, with_grads);
+  const bool grad_mode = torch::GradMode::is_enabled();
+  return SoftmaxCrossEntropyFunction::apply(hidden, weight, bias, targets, mean, grad_mode && hidden.requires_grad(),
+                                            grad_mode && (weight.requires_grad() || bias.requires_grad()));
 }
 
 }  // namespace llamarec

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <regex>
+
 #include "core/error.h"
 #include "distributed/mpi_communicator.h"
 #include "distributed/mpi_context.h"
@@ -24,6 +26,8 @@ BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& u
   BenchArguments out;
   out.overrides = std::move(default_overrides);
   std::vector<std::string> positional;
+  // section.key=value, as `llamarec --set` takes it; a path with '=' in it stays a path.
+  static const std::regex override_pattern(R"([A-Za-z_][A-Za-z0-9_.]*=.*)");
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--profile" || arg == "--profile=ops") {
@@ -35,7 +39,7 @@ BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& u
       fail("usage: {}", usage);
     } else if (arg.rfind("-", 0) == 0) {
       fail("{}: unknown option (usage: {})", arg, usage);
-    } else if (!positional.empty() && arg.find('=') != std::string::npos) {
+    } else if (!positional.empty() && std::regex_match(arg, override_pattern)) {
       out.overrides.push_back(arg);
     } else if (positional.size() < 2) {
       positional.push_back(arg);

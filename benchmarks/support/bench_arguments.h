@@ -25,7 +25,7 @@ struct BenchArguments {
 int run_mpi_benchmark(int argc, char** argv, const char* name, int (*run)(int, char**, Communicator&));
 
 // Fails with the usage line when INPUT is missing or on -h/--help. Options may come anywhere; after
-// INPUT, an argument with '=' is an override, and the first one without is out.json.
+// INPUT, an argument of the form section.key=value is an override, and the first other one is out.json.
 BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& usage, const std::string& default_out,
                                      std::vector<std::string> default_overrides);
 

@@ -33,6 +33,9 @@ TEST(BenchArguments, PositionalsOverridesAndOptions) {
   EXPECT_EQ(a.profile_mode, StepProfile::Mode::kScopes);
   EXPECT_EQ(a.overrides, (std::vector<std::string>{"a.b=1", "x.y=2"}));
 
+  a = parse({"in.h5", "runs/a=b/out.json", "x.y=2"});
+  EXPECT_EQ(a.out_path, "runs/a=b/out.json");
+
   a = parse({"in.h5", "--profile"});
   EXPECT_TRUE(a.profile);
   EXPECT_EQ(a.profile_mode, StepProfile::Mode::kOps);

@@ -1,5 +1,5 @@
 // One entry point per parser that reads files a user hands us, shared by the libFuzzer targets
-// (tests/fuzz/fuzz_target.cpp, built by launch/fuzz.sh) and the normal suite, which replays every
+// (tests/fuzz/fuzz_target.cpp, built by launch/sanitize.sh) and the normal suite, which replays every
 // kept input (tests/fuzz/corpus/<target>/, tests/fuzz/regressions/<target>/). Each writes `data`
 // where the parser expects a file and runs it; a llamarec::Error is the parser rejecting bad input
 // with its message, and is accepted. Anything else (another exception, a crash, a sanitizer
