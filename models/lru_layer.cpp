@@ -14,6 +14,17 @@ torch::Tensor lru_lambda(const torch::Tensor& params_log) {
   return torch::cat({modulus * torch::cos(angle), modulus * torch::sin(angle)}, 0);
 }
 
+LruPacking lru_packing(const torch::Tensor& mask, const torch::Tensor& kept) {
+  const int64_t batch = kept.size(0), length = kept.size(1);
+  LruPacking packing{kept.reshape(-1).nonzero().squeeze(1), batch, length};
+  // An item's state carries to the next position of its row where that one is kept (with left
+  // padding it always is: items are a suffix of the row).
+  const auto next_kept = torch::cat({kept.narrow(1, 1, length - 1), torch::zeros({batch, 1}, kept.options())}, 1);
+  packing.carry = mask.logical_and(next_kept).reshape(-1).index_select(0, packing.index);  // [T]
+  packing.row_starts = torch::cat({torch::zeros({1}, torch::kLong), kept.sum(1, false, torch::kLong).cumsum(0)});
+  return packing;
+}
+
 LruLayerImpl::LruLayerImpl(int64_t d_model, double dropout_p, double r_min, double r_max)
     : d_model(d_model), hidden(2 * d_model), dropout(dropout_p) {
   const auto u1 = torch::rand({hidden});
@@ -40,13 +51,17 @@ torch::Tensor LruLayerImpl::forward(const torch::Tensor& x, const torch::Tensor&
   }
   {
     const ProfileScope profile("lru.scan");
-    if (packing) {  // [T, 2H] into the [B, L, 2H] layout
+    if (packing && scan == LruScan::kFused) {
+      h = lru_fused_scan_packed(h, lambda, packing->carry, packing->row_starts);  // [T, 2H]
+    } else if (packing) {
+      // [T, 2H] into the [B, L, 2H] layout the parallel scan needs, and back.
       h = torch::zeros({packing->batch * packing->length, h.size(1)}, h.options())
               .index_copy(0, packing->index, h)
               .view({packing->batch, packing->length, h.size(1)});
+      h = lru_parallel_scan(h, lambda, mask).reshape({-1, h.size(2)}).index_select(0, packing->index);  // [T, 2H]
+    } else {
+      h = scan == LruScan::kFused ? lru_fused_scan(h, lambda, mask) : lru_parallel_scan(h, lambda, mask);  // [B, L, 2H]
     }
-    h = scan == LruScan::kFused ? lru_fused_scan(h, lambda, mask) : lru_parallel_scan(h, lambda, mask);  // [B, L, 2H]
-    if (packing) h = h.reshape({-1, h.size(2)}).index_select(0, packing->index);                         // [T, 2H]
   }
   const ProfileScope profile("lru.out_proj");
   return layer_norm(lru_dropout(out_proj->real_part_forward(h), dropout, is_training()) + x);

@@ -15,13 +15,19 @@ torch::Tensor lru_lambda(const torch::Tensor& params_log);
 // Position-wise work on the positions that matter only (training: items and labelled positions, about
 // two thirds of a ml-latest-small batch at max_len 200). Padding never feeds a later position (the
 // scan is masked), so the other positions' outputs are never read. `index` [T] int64 lists the kept
-// positions of the scan's [batch, length] layout in row-major order; x is then [T, D], and only the
-// scan sees the layout (the kept values scattered into zeros, gathered back after).
+// positions of the scan's [batch, length] layout in row-major order; x is then [T, D]. The fused scan
+// runs on that packed layout (`carry`, `row_starts`: lru_fused_scan_packed); the parallel scan sees
+// the [batch, length] layout (the kept values scattered into zeros, gathered back after).
 struct LruPacking {
   torch::Tensor index;  // [T]
   int64_t batch = 0;
   int64_t length = 0;
+  torch::Tensor carry;       // [T] bool: the state carries into the next packed position
+  torch::Tensor row_starts;  // [batch + 1] int64: where each row's kept positions start
 };
+
+// The packing of the true entries of `kept` [B, L] bool; mask [B, L] bool: true = real item.
+LruPacking lru_packing(const torch::Tensor& mask, const torch::Tensor& kept);
 
 class LruLayerImpl : public torch::nn::Module {
  public:

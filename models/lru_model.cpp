@@ -36,7 +36,7 @@ torch::Tensor LruModelImpl::forward_kept(const torch::Tensor& x, const torch::Te
   const int64_t pad = scan_padding(length, scan);
   const auto m = pad > 0 ? torch::cat({torch::zeros({batch, pad}, mask.options()), mask}, 1) : mask;  // [B, L']
   const auto k = pad > 0 ? torch::cat({torch::zeros({batch, pad}, kept.options()), kept}, 1) : kept;  // [B, L']
-  const LruPacking packing{k.reshape(-1).nonzero().squeeze(1), batch, length + pad};
+  const auto packing = lru_packing(m, k);
   if (packing.index.size(0) != x.size(0))
     fail("LruModel: {} kept positions but {} input rows", packing.index.size(0), x.size(0));
   auto h = x;  // [T, D]

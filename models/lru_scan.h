@@ -24,4 +24,12 @@ torch::Tensor lru_parallel_scan(const torch::Tensor& h, const torch::Tensor& lam
 // gradients only (its backward is not itself differentiable).
 torch::Tensor lru_fused_scan(const torch::Tensor& h, const torch::Tensor& lambda, const torch::Tensor& mask);
 
+// The fused scan on a packed layout (models/lru_layer.h, LruPacking): the kept positions of B rows,
+// row after row, h [T, 2H]; row b is [row_starts[b], row_starts[b + 1]) (row_starts [B + 1] int64,
+// from 0 to T). Packed position j takes the state of j - 1 where j - 1 is in the same row and
+// carry[j - 1] ([T] bool): the position holds an item and the next one of its row is kept. It is the
+// dense scan read at the kept positions, without scattering them into [B, L] and gathering back.
+torch::Tensor lru_fused_scan_packed(const torch::Tensor& h, const torch::Tensor& lambda, const torch::Tensor& carry,
+                                    const torch::Tensor& row_starts);
+
 }  // namespace llamarec

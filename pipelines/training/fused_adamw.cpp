@@ -6,11 +6,6 @@
 #include "models/lru_simd.h"
 #include "pipelines/training/optimizer_state.h"
 
-// sqrt without errno lets GCC vectorise the loop (v is never negative).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-math-errno")
-#endif
-
 namespace llamarec {
 namespace {
 

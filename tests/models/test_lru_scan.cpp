@@ -188,6 +188,61 @@ TEST(LruScan, FusedScanRunsInFloat32) {
   EXPECT_TRUE(torch::allclose(out.to(torch::kDouble), expected, 1e-4, 1e-4));
 }
 
+// The packed scan (the model's training path) against the dense fused scan read at the kept
+// positions: values bit for bit, gradients of a loss on the kept positions. Kept: every item, the
+// label position just before a row's first item, and one stray padding position (a gap in the row).
+TEST(LruScan, PackedScanIsTheDenseScanAtTheKeptPositions) {
+  torch::manual_seed(6);
+  const int64_t B = 4, L = 9, H = 3;
+  const auto mask = left_padded_mask({0, 4, 8, 9}, L);
+  auto kept = mask.clone();
+  kept[1][3] = true;
+  kept[2][7] = true;
+  kept[2][1] = true;
+  kept[3][5] = true;
+  const auto packing = lru_packing(mask, kept);
+  EXPECT_TRUE(torch::equal(packing.row_starts, torch::tensor({0, 9, 15, 18, 19}, torch::kLong)));
+  const int64_t T = packing.index.size(0);
+  auto [nu_log, theta_log] = ring_logs(H);
+  const auto lambda0 = lambda_of(nu_log, theta_log).detach();
+  const auto h0 = torch::randn({B, L, 2 * H}, torch::kDouble);
+  const auto weights = torch::randn({T, 2 * H}, torch::kDouble);
+
+  auto run = [&](bool packed, torch::Tensor& value) {
+    auto h = h0.clone().requires_grad_(true);
+    auto lambda = lambda0.clone().requires_grad_(true);
+    const auto flat = h.reshape({B * L, 2 * H});
+    const auto out =
+        packed ? lru_fused_scan_packed(flat.index_select(0, packing.index), lambda, packing.carry, packing.row_starts)
+               : lru_fused_scan(h, lambda, mask).reshape({B * L, 2 * H}).index_select(0, packing.index);
+    value = out.detach();
+    return torch::autograd::grad({(out * weights).sum()}, {h, lambda});
+  };
+  torch::Tensor dense_value, packed_value;
+  const auto dense = run(false, dense_value);
+  const auto packed = run(true, packed_value);
+  EXPECT_TRUE(torch::equal(packed_value, dense_value));
+  EXPECT_TRUE(torch::allclose(packed[0], dense[0], 1e-12, 1e-12)) << "d/dh";
+  EXPECT_TRUE(torch::allclose(packed[1], dense[1], 1e-12, 1e-12)) << "d/dlambda";
+  EXPECT_GT(packed[1].abs().max().item<double>(), 1e-3);
+  // The closed form at the kept positions, as an independent check of both.
+  const auto expected = closed_form(h0, lambda0, mask).reshape({B * L, 2 * H}).index_select(0, packing.index);
+  EXPECT_TRUE(torch::allclose(packed_value, expected, 1e-12, 1e-12));
+}
+
+TEST(LruScan, PackedScanRejectsBadRowBounds) {
+  const auto h = torch::zeros({5, 4});
+  const auto lambda = torch::zeros({4});
+  const auto carry = torch::zeros({5}, torch::kBool);
+  EXPECT_NO_THROW(lru_fused_scan_packed(h, lambda, carry, torch::tensor({0, 2, 5}, torch::kLong)));
+  EXPECT_THROW(lru_fused_scan_packed(h, lambda, carry, torch::tensor({0, 2, 4}, torch::kLong)), Error);
+  EXPECT_THROW(lru_fused_scan_packed(h, lambda, carry, torch::tensor({1, 2, 5}, torch::kLong)), Error);
+  EXPECT_THROW(lru_fused_scan_packed(h, lambda, carry, torch::tensor({0, 3, 2, 5}, torch::kLong)), Error);
+  EXPECT_THROW(lru_fused_scan_packed(h, lambda, carry, torch::tensor({0, 2, 5}, torch::kInt)), Error);
+  EXPECT_THROW(lru_fused_scan_packed(h, lambda, torch::zeros({4}, torch::kBool), torch::tensor({0, 5}, torch::kLong)),
+               Error);
+}
+
 TEST(LruScan, RejectsBadInputs) {
   const auto h = torch::zeros({2, 12, 8});
   const auto lambda = torch::zeros({8});
