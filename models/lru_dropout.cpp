@@ -38,12 +38,12 @@ LLAMAREC_ALWAYS_INLINE void masked_scale(const T* in, T* out, int64_t begin, int
   }
 }
 
-LLAMAREC_AVX2_CLONES void masked_scale_rows(const float* in, float* out, int64_t begin, int64_t end, uint64_t seed,
+LLAMAREC_SIMD_CLONES void masked_scale_rows(const float* in, float* out, int64_t begin, int64_t end, uint64_t seed,
                                             uint32_t threshold, float scale) {
   masked_scale(in, out, begin, end, seed, threshold, scale);
 }
 
-LLAMAREC_AVX2_CLONES void masked_scale_rows(const double* in, double* out, int64_t begin, int64_t end, uint64_t seed,
+LLAMAREC_SIMD_CLONES void masked_scale_rows(const double* in, double* out, int64_t begin, int64_t end, uint64_t seed,
                                             uint32_t threshold, double scale) {
   masked_scale(in, out, begin, end, seed, threshold, scale);
 }

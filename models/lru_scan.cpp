@@ -100,23 +100,23 @@ LLAMAREC_ALWAYS_INLINE void backward_rows(const T* grad_out, const T* out, const
   }
 }
 
-LLAMAREC_AVX2_CLONES void scan_forward_rows(const float* x, const float* lambda, const bool* mask,
+LLAMAREC_SIMD_CLONES void scan_forward_rows(const float* x, const float* lambda, const bool* mask,
                                             const int64_t* starts, float* out, int64_t begin, int64_t end, int64_t H) {
   forward_rows(x, lambda, mask, starts, out, begin, end, H);
 }
 
-LLAMAREC_AVX2_CLONES void scan_forward_rows(const double* x, const double* lambda, const bool* mask,
+LLAMAREC_SIMD_CLONES void scan_forward_rows(const double* x, const double* lambda, const bool* mask,
                                             const int64_t* starts, double* out, int64_t begin, int64_t end, int64_t H) {
   forward_rows(x, lambda, mask, starts, out, begin, end, H);
 }
 
-LLAMAREC_AVX2_CLONES void scan_backward_rows(const float* grad_out, const float* out, const float* lambda,
+LLAMAREC_SIMD_CLONES void scan_backward_rows(const float* grad_out, const float* out, const float* lambda,
                                              const bool* mask, const int64_t* starts, float* grad_h,
                                              float* lambda_partial, int64_t begin, int64_t end, int64_t H) {
   backward_rows(grad_out, out, lambda, mask, starts, grad_h, lambda_partial, begin, end, H);
 }
 
-LLAMAREC_AVX2_CLONES void scan_backward_rows(const double* grad_out, const double* out, const double* lambda,
+LLAMAREC_SIMD_CLONES void scan_backward_rows(const double* grad_out, const double* out, const double* lambda,
                                              const bool* mask, const int64_t* starts, double* grad_h,
                                              double* lambda_partial, int64_t begin, int64_t end, int64_t H) {
   backward_rows(grad_out, out, lambda, mask, starts, grad_h, lambda_partial, begin, end, H);

@@ -28,7 +28,7 @@ LLAMAREC_ALWAYS_INLINE void adamw_loop(float* __restrict p, const float* __restr
   }
 }
 
-LLAMAREC_AVX2_CLONES void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, AdamWScalars s) {
+LLAMAREC_SIMD_CLONES void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, AdamWScalars s) {
   adamw_loop(p, g, m, v, n, s);
 }
 
