@@ -20,6 +20,28 @@ DataParallel::DataParallel(Communicator& comm, std::vector<torch::Tensor> parame
   // fp32 weights would lose exactness for large token counts only beyond 2^24; keep them in the
   // parameters' dtype so that one collective suffices.
   bucket_ = torch::zeros({bucket_numel_ + 3}, options);
+  bind_gradients();
+}
+
+void DataParallel::bind_gradients() {
+  torch::NoGradGuard no_grad;
+  int64_t offset = 0;
+  for (auto& p : parameters_) {
+    auto slot = bucket_.narrow(0, offset, p.numel());
+    const auto& grad = p.grad();
+    if (!grad.defined() || grad.data_ptr() != slot.data_ptr() || !grad.is_contiguous()) {
+      if (grad.defined()) {
+        slot.copy_(grad.reshape(-1));
+      } else {
+        slot.zero_();
+      }
+      // Shares the bucket's storage but is no autograd view: optimizers' zero_grad may detach_() it.
+      const auto view = slot.view_as(p);
+      p.mutable_grad() = torch::empty({0}, bucket_.options())
+                             .set_(bucket_.storage(), view.storage_offset(), view.sizes(), view.strides());
+    }
+    offset += p.numel();
+  }
 }
 
 void DataParallel::broadcast_parameters() {
@@ -40,23 +62,11 @@ void DataParallel::broadcast_parameters() {
 
 DataParallel::Totals DataParallel::all_reduce_gradients(double local_weight, double local_value, double local_flag) {
   torch::NoGradGuard no_grad;
+  bind_gradients();
+  auto gradients = bucket_.narrow(0, 0, bucket_numel_);
   if (comm_.size() == 1) {
-    if (local_weight != 1.0 && local_weight > 0) {
-      for (auto& p : parameters_) {
-        if (p.grad().defined()) p.mutable_grad().div_(local_weight);
-      }
-    }
+    if (local_weight != 1.0 && local_weight > 0) gradients.div_(local_weight);
     return {local_weight, local_value, local_flag};
-  }
-  int64_t offset = 0;
-  for (const auto& p : parameters_) {
-    auto slot = bucket_.narrow(0, offset, p.numel());
-    if (p.grad().defined()) {
-      slot.copy_(p.grad().reshape(-1));
-    } else {
-      slot.zero_();
-    }
-    offset += p.numel();
   }
   bucket_[bucket_numel_] = local_weight;
   bucket_[bucket_numel_ + 1] = local_value;
@@ -65,18 +75,21 @@ DataParallel::Totals DataParallel::all_reduce_gradients(double local_weight, dou
   const auto tail = bucket_.narrow(0, bucket_numel_, 3).to(torch::kCPU, torch::kDouble);
   const auto* t = tail.data_ptr<double>();
   const Totals totals{t[0], t[1], t[2]};
-  if (totals.weight > 0) bucket_.narrow(0, 0, bucket_numel_).div_(totals.weight);
-  offset = 0;
-  for (auto& p : parameters_) {
-    auto slot = bucket_.narrow(0, offset, p.numel()).view_as(p);
-    if (p.grad().defined()) {
-      p.mutable_grad().copy_(slot);
-    } else {
-      p.mutable_grad() = slot.clone();
-    }
-    offset += p.numel();
-  }
+  if (totals.weight > 0) gradients.div_(totals.weight);
   return totals;
+}
+
+double DataParallel::clip_grad_norm(double max_norm) {
+  torch::NoGradGuard no_grad;
+  if (parameters_.empty()) return 0.0;
+  bind_gradients();
+  std::vector<torch::Tensor> norms;
+  norms.reserve(parameters_.size());
+  for (const auto& p : parameters_) norms.push_back(p.grad().norm(2));
+  const auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+  const auto factor = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+  if (factor.item<double>() < 1.0) bucket_.narrow(0, 0, bucket_numel_).mul_(factor);
+  return total.item<double>();
 }
 
 }  // namespace llamarec

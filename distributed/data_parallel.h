@@ -1,5 +1,6 @@
-// Data parallelism for replicated models: after backward, every rank's gradients are flattened into
-// one bucket, all-reduced (averaged) in a single collective, and copied back. Small models like
+// Data parallelism for replicated models: every rank's gradients live in one flat bucket (each
+// parameter's .grad() is its slot, as with PyTorch DDP's gradient_as_bucket_view), which is
+// all-reduced (averaged) in a single collective, with nothing copied in or out. Small models like
 // LRURec are latency-bound, so one collective per step beats one per parameter.
 #pragma once
 #include <torch/torch.h>
@@ -12,7 +13,8 @@ namespace llamarec {
 
 class DataParallel {
  public:
-  // `parameters`: the trainable parameters, in the same order on every rank.
+  // `parameters`: the trainable parameters, in the same order on every rank. Their gradients become
+  // views of the bucket, keeping any values they hold.
   DataParallel(Communicator& comm, std::vector<torch::Tensor> parameters);
 
   // Makes every rank start from rank 0's parameter values.
@@ -31,9 +33,19 @@ class DataParallel {
   // contributes zeros (ranks must agree on the bucket layout, not on which grads exist).
   Totals all_reduce_gradients(double local_weight = 1.0, double local_value = 0.0, double local_flag = 0.0);
 
+  // torch::nn::utils::clip_grad_norm_ (2-norm) on the bucket, bit for bit: the same per-parameter
+  // norms and norm of norms, then one scaling pass over the bucket where the factor is below 1
+  // (LibTorch multiplies every gradient, by 1 when nothing is clipped). Returns the norm before
+  // clipping; max_norm = infinity only measures it.
+  double clip_grad_norm(double max_norm);
+
   int64_t bucket_numel() const { return bucket_numel_; }
 
  private:
+  // Points every gradient back at its slot where something replaced it (LibTorch 2's zero_grad sets
+  // them to undefined by default), keeping its value; an undefined gradient is zeros.
+  void bind_gradients();
+
   Communicator& comm_;
   std::vector<torch::Tensor> parameters_;
   int64_t bucket_numel_ = 0;

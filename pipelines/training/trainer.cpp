@@ -213,7 +213,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
       double grad_norm = 0;
       {
         const ProfileScope profile_clip("train.clip");
-        grad_norm = torch::nn::utils::clip_grad_norm_(params, o.clip_grad_norm > 0 ? o.clip_grad_norm : kNoClip);
+        grad_norm = dp.clip_grad_norm(o.clip_grad_norm > 0 ? o.clip_grad_norm : kNoClip);
       }
       if (std::isfinite(totals.value) && std::isfinite(grad_norm)) {
         const ProfileScope profile_optimizer("train.optimizer");

@@ -10,7 +10,6 @@
 #include "core/safetensors.h"
 #include "core/sequence_dataset.h"
 #include "core/sequence_dataset_writer.h"
-#include "distributed/data_parallel.h"
 #include "distributed/mpi_communicator.h"
 #include "pipelines/preprocess.h"
 #include "pipelines/retrieve.h"
@@ -380,27 +379,6 @@ TEST(RetrieverCheckpoint, MissingAndForeignFilesAreClearErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not a llamarec retriever"), std::string::npos) << e.what();
   }
-}
-
-TEST(DataParallelMpi, WeightedAllReduceIsTheGlobalMeanGradient) {
-  MpiCommunicator world(MPI_COMM_WORLD);
-  const int r = world.rank(), n = world.size();
-  auto p = torch::zeros({3}, torch::requires_grad());
-  // Rank r holds (r+1) "tokens", each contributing gradient (r+1) on every element.
-  p.mutable_grad() = torch::full({3}, static_cast<float>((r + 1) * (r + 1)));
-  DataParallel dp(world, {p});
-  // Only the last rank raises its flag (a stop signal): every rank sees one.
-  const auto totals = dp.all_reduce_gradients(r + 1, 10.0 * (r + 1), r == n - 1 ? 1.0 : 0.0);
-  EXPECT_DOUBLE_EQ(totals.flags, 1.0);
-  double weight = 0, grad = 0, value = 0;
-  for (int q = 0; q < n; ++q) {
-    weight += q + 1;
-    grad += (q + 1) * (q + 1);
-    value += 10.0 * (q + 1);
-  }
-  EXPECT_DOUBLE_EQ(totals.weight, weight);
-  EXPECT_DOUBLE_EQ(totals.value, value);
-  EXPECT_TRUE(torch::allclose(p.grad(), torch::full({3}, static_cast<float>(grad / weight))));
 }
 
 }  // namespace
