@@ -65,7 +65,7 @@ nlohmann::json run_manifest(const Config& config, const MpiContext& mpi, int thr
   versions["nccl"] = "not built";
 #endif
   const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return {{"git_commit", LLAMAREC_GIT_COMMIT},
+  return {{"git_commit", build_commit()},
           {"config_fnv1a64", content_digest(content_hash(config_to_toml(config)))},
           {"config_file", config.source},
           {"inputs", inputs},
@@ -75,5 +75,7 @@ nlohmann::json run_manifest(const Config& config, const MpiContext& mpi, int thr
           {"versions", versions},
           {"unix_time", std::chrono::duration_cast<std::chrono::seconds>(now).count()}};
 }
+
+const char* build_commit() { return LLAMAREC_GIT_COMMIT; }
 
 }  // namespace llamarec

@@ -16,4 +16,7 @@ namespace llamarec {
 // their size and modification time; missing ones are left out.
 nlohmann::json run_manifest(const Config& config, const MpiContext& mpi, int threads, const std::string& stage);
 
+// The git commit this binary was built from ("unknown" outside a git checkout).
+const char* build_commit();
+
 }  // namespace llamarec

@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
 #include "core/atomic_file.h"
+#include "pipelines/run_manifest.h"
 
 namespace llamarec {
 
@@ -22,6 +24,22 @@ nlohmann::json read_results(const std::string& path, const std::string& name) {
   return all;
 }
 
+std::string machine_description() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model;
+  int cpus = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("processor", 0) == 0) ++cpus;
+    if (model.empty() && line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      const auto start = colon == std::string::npos ? colon : line.find_first_not_of(" \t", colon + 1);
+      if (start != std::string::npos) model = line.substr(start);
+    }
+  }
+  if (model.empty()) return "unknown";
+  return fmt::format("{} x {}", model, cpus);
+}
+
 void replace_row(nlohmann::json& rows, const nlohmann::json& row, const std::vector<std::string>& keys) {
   if (!rows.is_array()) rows = nlohmann::json::array();
   for (auto it = rows.begin(); it != rows.end();) {
@@ -29,7 +47,16 @@ void replace_row(nlohmann::json& rows, const nlohmann::json& row, const std::vec
     for (const auto& key : keys) same = same && it->value(key, nlohmann::json()) == row.value(key, nlohmann::json());
     it = same ? rows.erase(it) : it + 1;
   }
-  rows.push_back(row);
+  auto measured = row;
+  if (!measured.contains("machine")) measured["machine"] = machine_description();
+  if (!measured.contains("commit")) measured["commit"] = build_commit();
+  if (!measured.contains("date")) {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    measured["date"] = fmt::format("{:04}-{:02}-{:02}", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday);
+  }
+  rows.push_back(measured);
 }
 
 void write_results(const std::string& path, const nlohmann::json& results) {

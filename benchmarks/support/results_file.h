@@ -14,8 +14,12 @@ namespace llamarec {
 // The results in `path`, or {"benchmark": name, "runs": []}.
 nlohmann::json read_results(const std::string& path, const std::string& name);
 // Replaces the row of `rows` (an array; created when null) that equals `row` on every key of
-// `keys`, or appends it.
+// `keys`, or appends it. The row gets where it was measured: "machine" (CPU model and count),
+// "commit" (of the binary) and "date" (UTC), unless it has them.
 void replace_row(nlohmann::json& rows, const nlohmann::json& row, const std::vector<std::string>& keys);
+
+// "<CPU model name> x <logical CPUs>" from /proc/cpuinfo, or "unknown".
+std::string machine_description();
 void write_results(const std::string& path, const nlohmann::json& results);
 
 // Prints where one step goes (categories by time, then the largest ops) and returns
