@@ -15,6 +15,9 @@ int run_mpi_benchmark(int argc, char** argv, const char* name, int (*run)(int, c
   MpiCommunicator comm;
   try {
     return run(argc, argv, comm);
+  } catch (const HelpRequested& help) {
+    if (comm.rank() == 0) fmt::print("{}\n", help.what());
+    return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "{}: {}\n", name, e.what());
     return 1;
@@ -36,7 +39,7 @@ BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& u
       out.profile = true;
       out.profile_mode = StepProfile::Mode::kScopes;
     } else if (arg == "-h" || arg == "--help") {
-      fail("usage: {}", usage);
+      throw HelpRequested(usage);
     } else if (arg.rfind("-", 0) == 0) {
       fail("{}: unknown option (usage: {})", arg, usage);
     } else if (!positional.empty() && std::regex_match(arg, override_pattern)) {

@@ -4,6 +4,7 @@
 // --profile runs under benchmarks/support/step_profile.h (ops: every op, backward attributed;
 // scopes: the ProfileScope ranges only, at no cost).
 #pragma once
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -20,12 +21,19 @@ struct BenchArguments {
   StepProfile::Mode profile_mode = StepProfile::Mode::kOps;
 };
 
+// Thrown by parse_bench_arguments on -h/--help: what() is the usage line.
+class HelpRequested : public std::runtime_error {
+ public:
+  explicit HelpRequested(const std::string& usage) : std::runtime_error("usage: " + usage) {}
+};
+
 // main() of an MPI benchmark: MPI up, `run` on the world, an error printed as "name: message" with
-// exit status 1.
+// exit status 1; help printed once (rank 0) on stdout, exit status 0.
 int run_mpi_benchmark(int argc, char** argv, const char* name, int (*run)(int, char**, Communicator&));
 
-// Fails with the usage line when INPUT is missing or on -h/--help. Options may come anywhere; after
-// INPUT, an argument of the form section.key=value is an override, and the first other one is out.json.
+// Fails with the usage line when INPUT is missing; throws HelpRequested on -h/--help. Options may come
+// anywhere; after INPUT, an argument of the form section.key=value is an override, and the first other
+// one is out.json.
 BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& usage, const std::string& default_out,
                                      std::vector<std::string> default_overrides);
 
