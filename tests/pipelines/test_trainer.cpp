@@ -437,7 +437,7 @@ namespace {
 // The guard behind LLAMAREC_REQUIRE_WORLD: only listed suites count as running on 2 ranks.
 TEST(MultiRankSuiteList, NamesExactlyTheListedSuites) {
   EXPECT_TRUE(testing::runs_on_two_ranks("TrainingLoopMultiRank"));
-  EXPECT_TRUE(testing::runs_on_two_ranks("DataParallelMpi"));
+  EXPECT_TRUE(testing::runs_on_two_ranks("RetrieverTrainingMultiRank"));
   EXPECT_FALSE(testing::runs_on_two_ranks("TrainingLoop"));
   EXPECT_FALSE(testing::runs_on_two_ranks("LoopMultiRank"));
   EXPECT_FALSE(testing::runs_on_two_ranks(""));
