@@ -42,20 +42,23 @@ for ((r = 1; r <= ${REPEATS:-3}; r++)); do
     retriever.max_steps="$iterations" >>"$tmp/log" 2>&1
 done
 
-"$python" - "$tmp" "$official" "$out" <<'PY'
-import glob, json, statistics, sys
+"$python" - "$tmp" "$official" "$out" "$root" <<'PY'
+import datetime, glob, json, os, statistics, subprocess, sys
 runs = [r for f in sorted(glob.glob(sys.argv[1] + "/ours-*.json")) for r in json.load(open(f))["runs"]]
 every = {n: [r["seconds_per_iteration"] for r in runs if r["ranks"] == n] for n in (1, 2)}
 ours = {n: statistics.median(v) for n, v in every.items()}
 official = json.loads(sys.argv[2])
 ref = official["seconds_per_iteration"] if official else 0.32
-result = {"official": official, "official_seconds_per_iteration": ref, "official_measured_now": bool(official),
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+commit = subprocess.run(["git", "-C", sys.argv[4], "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+result = {"machine": f"{cpu} x {os.cpu_count()}", "commit": commit or "unknown",
+          "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+          "official": official, "official_seconds_per_iteration": ref, "official_measured_now": bool(official),
           "ours_seconds_per_iteration_median": ours, "ours_seconds_per_iteration_every_run": every, "speedup_1_rank": ref / ours[1], "speedup_2_ranks": ref / ours[2],
           "efficiency_2_ranks": ours[1] / (2 * ours[2])}
 print(f"official {ref:.4f} s/it ({'measured now' if official else 'recorded'}); ours (median of {len(every[1])}) 1 rank {ours[1]:.4f} s/it "
       f"({ref / ours[1]:.2f}x), 2 ranks {ours[2]:.4f} s/it ({ref / ours[2]:.2f}x, efficiency "
       f"{100 * ours[1] / (2 * ours[2]):.0f} %)")
-import os
 with open(sys.argv[3] + ".tmp", "w") as f:
     json.dump(result, f, indent=2)
 os.replace(sys.argv[3] + ".tmp", sys.argv[3])
