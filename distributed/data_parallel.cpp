@@ -6,12 +6,19 @@ namespace llamarec {
 
 DataParallel::DataParallel(Communicator& comm, std::vector<torch::Tensor> parameters)
     : comm_(comm), parameters_(std::move(parameters)) {
-  torch::ScalarType dtype = torch::kFloat32;
   for (size_t i = 0; i < parameters_.size(); ++i) {
-    if (i == 0) dtype = parameters_[i].scalar_type();
-    if (parameters_[i].scalar_type() != dtype) {
-      fail("data parallel: all parameters must share one dtype for the flat bucket ({} vs {})", c10::toString(dtype),
-           c10::toString(parameters_[i].scalar_type()));
+    const auto& first = parameters_.front();
+    if (parameters_[i].scalar_type() != first.scalar_type()) {
+      fail("data parallel: all parameters must share one dtype for the flat bucket ({} vs {})",
+           c10::toString(first.scalar_type()), c10::toString(parameters_[i].scalar_type()));
+    }
+    if (parameters_[i].device() != first.device()) {
+      fail("data parallel: all parameters must be on one device for the flat bucket ({} vs {})", first.device().str(),
+           parameters_[i].device().str());
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (parameters_[j].is_same(parameters_[i]))
+        fail("data parallel: parameter {} is listed twice (also at {})", i, j);
     }
     bucket_numel_ += parameters_[i].numel();
   }
@@ -47,15 +54,17 @@ void DataParallel::bind_gradients() {
 void DataParallel::broadcast_parameters() {
   if (comm_.size() == 1 || parameters_.empty()) return;
   torch::NoGradGuard no_grad;
+  // A buffer of its own: the bucket holds the gradients. Once per run.
+  auto flat = torch::empty({bucket_numel_}, bucket_.options());
   int64_t offset = 0;
   for (const auto& p : parameters_) {
-    bucket_.narrow(0, offset, p.numel()).copy_(p.detach().reshape(-1));
+    flat.narrow(0, offset, p.numel()).copy_(p.detach().reshape(-1));
     offset += p.numel();
   }
-  comm_.broadcast(bucket_, 0);
+  comm_.broadcast(flat, 0);
   offset = 0;
   for (auto& p : parameters_) {
-    p.detach().copy_(bucket_.narrow(0, offset, p.numel()).view_as(p));
+    p.detach().copy_(flat.narrow(0, offset, p.numel()).view_as(p));
     offset += p.numel();
   }
 }

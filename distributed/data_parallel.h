@@ -33,9 +33,11 @@ class DataParallel {
   // contributes zeros (ranks must agree on the bucket layout, not on which grads exist).
   Totals all_reduce_gradients(double local_weight = 1.0, double local_value = 0.0, double local_flag = 0.0);
 
-  // torch::nn::utils::clip_grad_norm_ (2-norm) on the bucket, bit for bit: the same per-parameter
-  // norms and norm of norms, then one scaling pass over the bucket where the factor is below 1
-  // (LibTorch multiplies every gradient, by 1 when nothing is clipped). Returns the norm before
+  // torch::nn::utils::clip_grad_norm_ (2-norm) on the bucket, bit for bit where the norm is finite:
+  // the same per-parameter norms and norm of norms, then one scaling pass over the bucket where the
+  // factor is below 1 (LibTorch multiplies every gradient, by 1 when nothing is clipped, and by NaN
+  // when the norm is NaN: here such a step's gradients are left as they are, and the trainer skips it).
+  // A parameter without a gradient counts as zeros (LibTorch leaves it out). Returns the norm before
   // clipping; max_norm = infinity only measures it.
   double clip_grad_norm(double max_norm);
 

@@ -19,9 +19,11 @@ LruPacking lru_packing(const torch::Tensor& mask, const torch::Tensor& kept) {
   LruPacking packing{kept.reshape(-1).nonzero().squeeze(1), batch, length};
   // An item's state carries to the next position of its row where that one is kept (with left
   // padding it always is: items are a suffix of the row).
-  const auto next_kept = torch::cat({kept.narrow(1, 1, length - 1), torch::zeros({batch, 1}, kept.options())}, 1);
+  const auto next_kept =
+      length > 0 ? torch::cat({kept.narrow(1, 1, length - 1), torch::zeros({batch, 1}, kept.options())}, 1) : kept;
   packing.carry = mask.logical_and(next_kept).reshape(-1).index_select(0, packing.index);  // [T]
-  packing.row_starts = torch::cat({torch::zeros({1}, torch::kLong), kept.sum(1, false, torch::kLong).cumsum(0)});
+  packing.row_starts = torch::cat({torch::zeros({1}, kept.options().dtype(torch::kLong)),
+                                   kept.sum(1, false, torch::kLong).cumsum(0)});  // [batch + 1]
   return packing;
 }
 

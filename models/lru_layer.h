@@ -26,7 +26,9 @@ struct LruPacking {
   torch::Tensor row_starts;  // [batch + 1] int64: where each row's kept positions start
 };
 
-// The packing of the true entries of `kept` [B, L] bool; mask [B, L] bool: true = real item.
+// The packing of the true entries of `kept` [B, L] bool; mask [B, L] bool: true = real item. Every
+// item position must be kept (mask implies kept), as the loss keeps items and labelled positions:
+// only then is the packed scan the dense one read at the kept positions.
 LruPacking lru_packing(const torch::Tensor& mask, const torch::Tensor& kept);
 
 class LruLayerImpl : public torch::nn::Module {

@@ -1,6 +1,7 @@
 #include "models/lru_scan.h"
 
 #include <ATen/Dispatch.h>
+#include <algorithm>
 #include <ATen/Parallel.h>
 
 #include "core/error.h"
@@ -241,6 +242,8 @@ torch::Tensor lru_fused_scan_packed(const torch::Tensor& h, const torch::Tensor&
   if (lambda.scalar_type() != h.scalar_type())
     fail("{}: h is {} but lambda is {}", name, c10::toString(h.scalar_type()), c10::toString(lambda.scalar_type()));
   check_fused_scan_dtype(name, h);
+  if (!lambda.device().is_cpu() || !carry.device().is_cpu() || !row_starts.device().is_cpu())
+    fail("{}: h, lambda, carry and row_starts must all be CPU tensors", name);
   // The kernel trusts the row bounds: first 0, last T, never decreasing.
   const auto s = row_starts.contiguous();
   const int64_t* p = s.data_ptr<int64_t>();

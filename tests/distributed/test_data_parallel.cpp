@@ -2,10 +2,12 @@
 // the clip on the bucket against LibTorch's clip_grad_norm_, bit for bit.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <limits>
 #include <vector>
 
+#include "core/error.h"
 #include "distributed/data_parallel.h"
 #include "distributed/mpi_communicator.h"
 
@@ -66,7 +68,13 @@ TEST(DataParallel, GradientsAreTheBucketAndBackwardAccumulatesThere) {
   DataParallel dp(self, params);
   torch::optim::SGD sgd(params, torch::optim::SGDOptions(0.1));
   for (int step = 0; step < 2; ++step) {
-    sgd.zero_grad();  // LibTorch's: detaches and zeros each gradient in place
+    // LibTorch's zero_grad detaches and zeros each gradient in place (2.x: when asked not to reset it
+    // to undefined, as the trainer asks).
+#if TORCH_VERSION_MAJOR >= 2
+    sgd.zero_grad(/*set_to_none=*/false);
+#else
+    sgd.zero_grad();
+#endif
     const auto before = params[1].grad().data_ptr();
     (params[0].sum() + 3 * params[1].sum() + params[2].pow(2).sum()).backward();
     EXPECT_EQ(params[1].grad().data_ptr(), before) << "backward replaced the gradient instead of adding to it";
@@ -77,6 +85,23 @@ TEST(DataParallel, GradientsAreTheBucketAndBackwardAccumulatesThere) {
     EXPECT_TRUE(torch::equal(params[0].grad(), torch::full({4, 3}, 0.5f)));
     sgd.step();
   }
+}
+
+// Making every rank start from rank 0's parameters leaves the gradients as they were.
+TEST(DataParallelMpi, BroadcastKeepsTheGradients) {
+  MpiCommunicator world(MPI_COMM_WORLD);
+  auto p = torch::full({4}, static_cast<float>(world.rank() + 1), torch::requires_grad());
+  p.mutable_grad() = torch::full({4}, 7.0f);
+  DataParallel dp(world, {p});
+  dp.broadcast_parameters();
+  EXPECT_TRUE(torch::equal(p.detach(), torch::full({4}, 1.0f)));
+  EXPECT_TRUE(torch::equal(p.grad(), torch::full({4}, 7.0f)));
+}
+
+TEST(DataParallel, RejectsAParameterListedTwice) {
+  MpiCommunicator self(MPI_COMM_SELF);
+  auto p = torch::zeros({2}, torch::requires_grad());
+  EXPECT_THROW(DataParallel(self, {p, p}), Error);
 }
 
 // The same gradients clipped by LibTorch and by the bucket: the same norm and the same bits, with
