@@ -13,8 +13,8 @@ namespace llamarec {
 
 class DataParallel {
  public:
-  // `parameters`: the trainable parameters, in the same order on every rank. Their gradients become
-  // views of the bucket, keeping any values they hold.
+  // `parameters`: the trainable parameters, in the same order on every rank. Their gradients move
+  // into the bucket (they share its storage), keeping any values they hold.
   DataParallel(Communicator& comm, std::vector<torch::Tensor> parameters);
 
   // Makes every rank start from rank 0's parameter values.

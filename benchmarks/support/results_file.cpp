@@ -1,5 +1,6 @@
 #include "benchmarks/support/results_file.h"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -50,12 +51,7 @@ void replace_row(nlohmann::json& rows, const nlohmann::json& row, const std::vec
   auto measured = row;
   if (!measured.contains("machine")) measured["machine"] = machine_description();
   if (!measured.contains("commit")) measured["commit"] = build_commit();
-  if (!measured.contains("date")) {
-    const std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    measured["date"] = fmt::format("{:04}-{:02}-{:02}", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday);
-  }
+  if (!measured.contains("date")) measured["date"] = fmt::format("{:%Y-%m-%d}", fmt::gmtime(std::time(nullptr)));
   rows.push_back(measured);
 }
 
