@@ -53,12 +53,7 @@ int run(int argc, char** argv, Communicator& comm) {
                                     "benchmarks/results/ranker_permutations.json", {"run.threads=1"});
   const int64_t users = take_option(args.overrides, "users", 64);
   const int64_t k = take_option(args.overrides, "permutations", 4);
-  const Config config = load_config(args.input, args.overrides);
-  set_cpu_threads(static_cast<int>(std::max<int64_t>(1, config.run.threads)));
-  LogOptions log;
-  log.rank = comm.rank();
-  log.world_size = comm.size();
-  init_logging(log);
+  const Config config = start_config_benchmark(args.input, args, comm);
   const auto& rc = config.ranker;
   const auto shard = SequenceDataset::open_shard(config.in_run_dir(config.data.dataset), comm.rank(), comm.size());
   const auto candidates =

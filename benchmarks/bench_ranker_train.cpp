@@ -35,8 +35,7 @@ int run(int argc, char** argv, Communicator& comm) {
   const auto args = parse_bench_arguments(
       argc, argv, "bench_ranker_train CONFIG.toml [out.json] [key=value ...] [--profile[=ops|scopes]]",
       "benchmarks/results/ranker_train.json", {"ranker.max_steps=20", "run.threads=1", "ranker.val_users=16"});
-  Config config = load_config(args.input, args.overrides);
-  set_cpu_threads(static_cast<int>(std::max<int64_t>(1, config.run.threads)));
+  Config config = start_config_benchmark(args.input, args, comm);
   keep_freed_memory();
   auto& rc = config.ranker;
   rc.val_interval = rc.max_steps;
@@ -50,10 +49,6 @@ int run(int argc, char** argv, Communicator& comm) {
   comm.barrier();
   rc.adapter = (scratch / "adapter").string();
   config.eval.scalars = "";
-  LogOptions log;
-  log.rank = comm.rank();
-  log.world_size = comm.size();
-  init_logging(log);
 
   StepProfile profiler(args.profile_mode);
   if (args.profile) profiler.start();

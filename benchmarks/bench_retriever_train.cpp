@@ -40,8 +40,7 @@ int run(int argc, char** argv, Communicator& comm) {
   const std::string dataset = fs::absolute(args.input).string();
   const std::string& out_path = args.out_path;
   const bool profile = args.profile;
-  Config config = load_config("", args.overrides);
-  set_cpu_threads(static_cast<int>(std::max<int64_t>(1, config.run.threads)));
+  Config config = start_config_benchmark("", args, comm);
   keep_freed_memory();
   // One validation at iteration 0 and one at the end; no early stopping in between.
   config.retriever.val_interval = config.retriever.max_steps;
@@ -53,10 +52,6 @@ int run(int argc, char** argv, Communicator& comm) {
     fs::create_directories(dir);
   }
   comm.barrier();
-  LogOptions log;
-  log.rank = comm.rank();
-  log.world_size = comm.size();
-  init_logging(log);
 
   StepProfile profiler(args.profile_mode);
   if (profile) profiler.start();

@@ -51,6 +51,17 @@ void DataParallel::bind_gradients() {
   }
 }
 
+void DataParallel::on_comm_device(torch::Tensor& tensor, const std::function<void(torch::Tensor&)>& collective) {
+  const auto& d = comm_.device();
+  if (tensor.device().type() == d.type() && (!d.has_index() || tensor.device().index() == d.index())) {
+    collective(tensor);
+    return;
+  }
+  auto staged = tensor.to(comm_.device());
+  collective(staged);
+  tensor.copy_(staged);
+}
+
 void DataParallel::broadcast_parameters() {
   if (comm_.size() == 1 || parameters_.empty()) return;
   torch::NoGradGuard no_grad;
@@ -61,7 +72,7 @@ void DataParallel::broadcast_parameters() {
     flat.narrow(0, offset, p.numel()).copy_(p.detach().reshape(-1));
     offset += p.numel();
   }
-  comm_.broadcast(flat, 0);
+  on_comm_device(flat, [&](torch::Tensor& t) { comm_.broadcast(t, 0); });
   offset = 0;
   for (auto& p : parameters_) {
     p.detach().copy_(flat.narrow(0, offset, p.numel()).view_as(p));
@@ -80,7 +91,7 @@ DataParallel::Totals DataParallel::all_reduce_gradients(double local_weight, dou
   bucket_[bucket_numel_] = local_weight;
   bucket_[bucket_numel_ + 1] = local_value;
   bucket_[bucket_numel_ + 2] = local_flag;
-  comm_.all_reduce(bucket_, ReduceOp::kSum);
+  on_comm_device(bucket_, [&](torch::Tensor& t) { comm_.all_reduce(t, ReduceOp::kSum); });
   const auto tail = bucket_.narrow(0, bucket_numel_, 3).to(torch::kCPU, torch::kDouble);
   const auto* t = tail.data_ptr<double>();
   const Totals totals{t[0], t[1], t[2]};

@@ -1,10 +1,13 @@
 // Data parallelism for replicated models: every rank's gradients live in one flat bucket (each
 // parameter's .grad() is its slot, as with PyTorch DDP's gradient_as_bucket_view), which is
 // all-reduced (averaged) in a single collective, with nothing copied in or out. Small models like
-// LRURec are latency-bound, so one collective per step beats one per parameter.
+// LRURec are latency-bound, so one collective per step beats one per parameter. Parameters on
+// another device than the communicator's (LRURec on CUDA over MPI) go through a copy of the bucket
+// on the communicator's device: a host round trip per step, small beside a step for such models.
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 #include "distributed/communicator.h"
@@ -47,6 +50,8 @@ class DataParallel {
   // Points every gradient back at its slot where something replaced it (LibTorch 2's zero_grad sets
   // them to undefined by default), keeping its value; an undefined gradient is zeros.
   void bind_gradients();
+  // `collective` on `tensor`, through a copy on the communicator's device where it lives elsewhere.
+  void on_comm_device(torch::Tensor& tensor, const std::function<void(torch::Tensor&)>& collective);
 
   Communicator& comm_;
   std::vector<torch::Tensor> parameters_;

@@ -158,6 +158,7 @@ struct RetrieverConfig {
   int64_t max_bad_steps = 5;
   bool val_exclude_history = true;
   int64_t eval_batch_size = 128;
+  DeviceChoice device = DeviceChoice::kCpu;
   std::string checkpoint = "retriever.safetensors";
 
   template <class V>
@@ -194,6 +195,9 @@ struct RetrieverConfig {
     v("val_exclude_history", val_exclude_history,
       "mask the input window's items when validating (LRURec does; LlamaRec's validation does not)");
     v("eval_batch_size", eval_batch_size, "users per scoring batch in validation and retrieval");
+    v("device", device,
+      "where LRURec trains and scores: cpu (its fused kernels, the same bits on any x86-64 CPU), cuda (the parallel "
+      "scan; gradients all-reduced through the host) or auto (cuda if available)");
     v("checkpoint", checkpoint, "best model (safetensors + .json config; relative paths are inside run.dir)");
   }
 };

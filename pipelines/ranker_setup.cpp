@@ -9,14 +9,6 @@ namespace fs = std::filesystem;
 
 namespace llamarec {
 
-torch::Device ranker_device(const Config& config) {
-  const auto d = config.distributed.device;
-  if (d == DeviceChoice::kCpu || (d == DeviceChoice::kAuto && !torch::cuda::is_available())) return torch::kCPU;
-  if (!torch::cuda::is_available())
-    fail("{}: distributed.device = cuda but CUDA is not available", config.origin("distributed.device"));
-  return torch::kCUDA;
-}
-
 torch::Dtype ranker_dtype(const Config& config, const torch::Device& device) {
   switch (config.ranker.dtype) {
     case ComputeDtype::kFloat32:

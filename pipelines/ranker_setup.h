@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "pipelines/compute_device.h"
 #include "pipelines/config.h"
 #include "core/tokenizer.h"
 #include "distributed/communicator.h"
@@ -26,8 +27,6 @@ struct RankerSetup {
   PromptOptions prompt_options;
 };
 
-// distributed.device: auto (cuda when available), cpu or cuda.
-torch::Device ranker_device(const Config& config);
 // ranker.dtype: auto (bfloat16 on CUDA, float32 on CPU), float32 or bfloat16.
 torch::Dtype ranker_dtype(const Config& config, const torch::Device& device);
 // Loads tokenizer and base model (each rank only its shards); no adapter yet. With ranker.model

@@ -14,6 +14,7 @@ void for_each_scored_window(LruRec& model, const std::vector<ScoringWindow>& win
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
+  const auto device = model->parameters().front().device();  // the scores come back to the CPU
   // Batches of similar lengths: LruRec skips the columns that are padding in every row, so an Amazon
   // shard (median history 6 of a 50-item window) costs a fraction of full windows.
   std::vector<size_t> order(windows.size());
@@ -34,7 +35,7 @@ void for_each_scored_window(LruRec& model, const std::vector<ScoringWindow>& win
       tokens[i] = left_padded_window(w.history, options.max_len);
       labels[i] = static_cast<int64_t>(w.target);
     }
-    auto scores = model->scores_last(tokens).to(torch::kFloat32);  // [b, I+1]
+    auto scores = model->scores_last(tokens.to(device)).to(torch::kCPU, torch::kFloat32);  // [b, I+1]
     if (options.exclude_history) {
       // Padding 0 sits in the window too, so this also masks column 0 for short histories.
       scores.scatter_(1, tokens, kMaskedScore);

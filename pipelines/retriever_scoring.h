@@ -31,7 +31,7 @@ struct ScoringWindow {
   int32_t target = 0;
 };
 
-// consume(ids [b], scores [b, I+1] float32, labels [b] int64).
+// consume(ids [b], scores [b, I+1] float32 on the CPU (whatever device the model is on), labels [b] int64).
 using ScoredBatchConsumer =
     std::function<void(const std::vector<int64_t>& ids, const torch::Tensor& scores, const torch::Tensor& labels)>;
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "pipelines/compute_device.h"
 #include "pipelines/evaluate_ranker.h"
 #include "pipelines/preprocess.h"
 #include "pipelines/ranker_setup.h"

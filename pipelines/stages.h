@@ -13,7 +13,8 @@ namespace llamarec {
 
 // Which collectives a stage needs.
 enum class StageComm {
-  kCpu,     // MPI on CPU tensors: LRURec (its fused scan is a CPU kernel) and the data stages
+  kCpu,     // MPI on CPU tensors: the data stages and LRURec (on retriever.device = cuda it stages its
+            // 1.5 MB of gradients through the host: distributed/data_parallel.h)
   kRanker,  // distributed.backend on distributed.device: NCCL for the Llama ranker on GPUs
 };
 

@@ -5,6 +5,7 @@
 #include "core/sequence_dataset.h"
 #include "distributed/balanced_rows.h"
 #include "models/lru_params.h"
+#include "pipelines/compute_device.h"
 #include "pipelines/retriever_checkpoint.h"
 #include "pipelines/retriever_examples.h"
 #include "pipelines/retriever_scoring.h"
@@ -22,6 +23,7 @@ class RetrieverTask : public TrainingTask {
         checkpoint_(config.in_run_dir(rc_.checkpoint)),
         shard_(SequenceDataset::open_shard(config.in_run_dir(config.data.dataset), comm.rank(), comm.size())),
         examples_(make_retriever_examples(shard_, rc_.max_len)),
+        device_(retriever_device(config)),
         model_(initial_model(config, shard_.num_items())),
         optimizer_(lru_adamw_param_groups(
             *model_, torch::optim::AdamWOptions(rc_.lr).eps(rc_.adam_eps).weight_decay(rc_.weight_decay))),
@@ -45,7 +47,8 @@ class RetrieverTask : public TrainingTask {
     const auto costs = (batch.labels > 0).sum(1).clamp_min(1).to(torch::kDouble);  // [n]
     const auto share = balanced_share(comm_, torch::cat({batch.tokens, batch.labels}, 1), costs, rc_.batch_size);
     if (share.rows.size(0) == 0) return {};
-    const auto tokens = share.rows.narrow(1, 0, L), labels = share.rows.narrow(1, L, L);  // [m, L] each
+    const auto rows = share.rows.to(device_);
+    const auto tokens = rows.narrow(1, 0, L), labels = rows.narrow(1, L, L);  // [m, L] each
     return {model_->loss_sum(tokens, labels), static_cast<double>((labels > 0).sum().item<int64_t>())};
   }
 
@@ -56,10 +59,12 @@ class RetrieverTask : public TrainingTask {
 
  private:
   // Seeded, so that every rank builds the same initial parameters; dropout draws then differ per
-  // rank, as in any data-parallel run.
+  // rank, as in any data-parallel run. Drawn on the CPU, then moved: the same start on any device.
   LruRec initial_model(const Config& config, int64_t num_items) const {
     torch::manual_seed(static_cast<uint64_t>(config.run.seed));
-    return LruRec(lru_config_from(rc_, num_items, config.origin("retriever.") + ": [retriever]"));
+    LruRec model(lru_config_from(rc_, num_items, config.origin("retriever.") + ": [retriever]"));
+    model->to(device_);
+    return model;
   }
 
   const RetrieverConfig& rc_;
@@ -67,6 +72,7 @@ class RetrieverTask : public TrainingTask {
   std::string checkpoint_;
   SequenceDataset shard_;
   std::vector<RetrieverExample> examples_;
+  torch::Device device_;
   LruRec model_;
   FusedAdamW optimizer_;
   ScoringOptions val_options_;

@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <regex>
 
+#include "core/cpu_runtime.h"
 #include "core/error.h"
+#include "core/logging.h"
 #include "distributed/mpi_communicator.h"
 #include "distributed/mpi_context.h"
 
@@ -54,6 +57,16 @@ BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& u
   out.input = positional[0];
   out.out_path = positional.size() > 1 ? positional[1] : default_out;
   return out;
+}
+
+Config start_config_benchmark(const std::string& config_file, const BenchArguments& args, const Communicator& comm) {
+  Config config = load_config(config_file, args.overrides);
+  set_cpu_threads(static_cast<int>(std::max<int64_t>(1, config.run.threads)));
+  LogOptions log;
+  log.rank = comm.rank();
+  log.world_size = comm.size();
+  init_logging(log);
+  return config;
 }
 
 }  // namespace llamarec

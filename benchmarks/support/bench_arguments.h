@@ -10,6 +10,7 @@
 
 #include "benchmarks/support/step_profile.h"
 #include "distributed/communicator.h"
+#include "pipelines/config.h"
 
 namespace llamarec {
 
@@ -36,5 +37,9 @@ int run_mpi_benchmark(int argc, char** argv, const char* name, int (*run)(int, c
 // one is out.json.
 BenchArguments parse_bench_arguments(int argc, char** argv, const std::string& usage, const std::string& default_out,
                                      std::vector<std::string> default_overrides);
+
+// The start of a config-driven benchmark: `config_file` (empty: the defaults) with args.overrides,
+// the config's LibTorch threads (run.threads, at least 1), and logging for this rank.
+Config start_config_benchmark(const std::string& config_file, const BenchArguments& args, const Communicator& comm);
 
 }  // namespace llamarec

@@ -16,8 +16,12 @@
 #               vocabulary 32,000 with the Llama 2 tokenizer) made by parity.py, 12 LoRA steps
 #   parity      launch/device/parity.py compare: our letter logits and loss (llamarec score) against
 #               transformers + PEFT, fp32 and bf16, our adapter into PEFT and a PEFT adapter into ours
+#   retriever   LRURec training iterations/s on ml-latest-small (batch 16, max_len 200; the ratings
+#               come in .device-deps/), on the GPU where there is one
 #   throughput  (GPU only) LoRA training of a Llama-2-7B-shaped random bf16 base, r 8 on q,v,
 #               micro-batch 16: tokens/s, peak GPU memory, MFU against the bf16 GEMM rate measured here
+#   scoring     (GPU only) verbalizer ranking with that base at batch 16: latency per batch and per
+#               user, users/s (bench_ranker_scoring)
 # Exit status: 0 when every step that ran passed (a machine without a GPU says so and runs the rest).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -84,7 +88,8 @@ tokenizer="$root/.device-deps/tokenizer.model"
 [ -f "$tokenizer" ] || tokenizer="$root/../shared/models/llama2-tokenizer/tokenizer.model"
 
 # --- build ----------------------------------------------------------------------------------------
-targets=(llamarec llamarec_spm_shim test_distributed test_models bench_ranker_train)
+targets=(llamarec llamarec_spm_shim test_distributed test_models test_pipelines bench_ranker_train
+  bench_ranker_scoring bench_retriever_train)
 if [ "$mode" = cuda ]; then
   cuda_home="${CUDA_HOME:-/usr/local/cuda}"
   cmake_args+=(-DLLAMAREC_CUDA=ON)
@@ -119,10 +124,12 @@ bin="$build/llamarec"
 
 # --- tests ----------------------------------------------------------------------------------------
 if [ "$build_rc" -eq 0 ]; then
-  for t in test_distributed test_models; do
+  for t in test_distributed test_models test_pipelines; do
     filter='*' brief=1
     # Full output for test_distributed: a skipped NCCL test must show up by name.
     [ "$t" = test_distributed ] && filter='Nccl*:CommunicatorMpi*:Fsdp*' brief=0
+    # The pipelines' CUDA test: LRURec trained on retriever.device = cuda against the CPU.
+    [ "$t" = test_pipelines ] && filter='*Cuda*' brief=0
     if timeout 150 "$build/tests/$t" --gtest_filter="$filter" --gtest_brief="$brief" >"$out/$t.log" 2>&1; then
       check tests PASS "$t: $(grep -E '^\[  PASSED' "$out/$t.log" | head -n 1) $(grep -cE '^\[  SKIPPED \] [A-Za-z].* \([0-9]+ ms\)$' "$out/$t.log") skipped"
     else
@@ -131,6 +138,9 @@ if [ "$build_rc" -eq 0 ]; then
   done
   if [ "$mode" = cuda ] && grep -qE '^\[  SKIPPED \] Nccl.* \([0-9]+ ms\)$' "$out/test_distributed.log"; then
     check tests FAIL "NCCL tests skipped on a GPU machine: $(grep -E '^\[  SKIPPED \] Nccl' "$out/test_distributed.log" | head -n 3 | tr '\n' ' ')"
+  fi
+  if [ "$mode" = cuda ] && grep -qE '^\[  SKIPPED \] .*Cuda.* \([0-9]+ ms\)$' "$out/test_pipelines.log"; then
+    check tests FAIL "the CUDA retriever test skipped on a GPU machine"
   fi
 fi
 
@@ -189,12 +199,42 @@ if [ "$build_rc" -eq 0 ]; then
   fi
 fi
 
-# --- throughput (GPU) -----------------------------------------------------------------------------
+# --- retriever ------------------------------------------------------------------------------------
+ratings="$root/.device-deps/ml-latest-small"
+[ -f "$ratings/ratings.csv" ] || ratings="$root/../shared/data/ml-latest-small"
 elapsed=$(($(date +%s) - t0))
+if [ "$build_rc" -ne 0 ]; then
+  check retriever SKIP "no build"
+elif [ ! -f "$ratings/ratings.csv" ]; then
+  check retriever SKIP "no ml-latest-small ratings (launch/device/fetch_deps.sh brings them)"
+elif [ "$mode" = cuda ] && [ "$elapsed" -gt $((budget - 260)) ]; then
+  check retriever SKIP "not started: ${elapsed} s of the ${budget} s budget are gone, kept for throughput"
+elif "$bin" preprocess -c "$root/configs/ml-100k.toml" --set "data.input=$ratings" --set "run.dir=$work/ml-100k" \
+  >"$out/retriever.log" 2>&1 &&
+  timeout 120 "$build/benchmarks/bench_retriever_train" "$work/ml-100k/dataset.h5" "$out/retriever.json" \
+    "retriever.device=$mode" >>"$out/retriever.log" 2>&1; then
+  line=$(python3 - "$out/retriever.json" <<'EOF'
+import json, sys
+row = json.load(open(sys.argv[1]))["runs"][-1]
+print(f"{1 / row['seconds_per_iteration']:.1f} it/s ({row['seconds_per_iteration'] * 1e3:.1f} ms/it), "
+      f"{row['ranks']} rank, ml-latest-small, batch 16, max_len 200")
+EOF
+  )
+  if [ -n "$line" ]; then check retriever PASS "$line ($mode)"; else check retriever FAIL "no figures in retriever.json"; fi
+else
+  check retriever FAIL "$(grep -iE 'error' "$out/retriever.log" | tail -n 2 | tr '\n' ' ')"
+fi
+
+# --- throughput and scoring (GPU) -----------------------------------------------------------------
+elapsed=$(($(date +%s) - t0))
+shape_7b=("ranker.model=$work/llama7b" ranker.dtype=bfloat16 ranker.max_history=20 ranker.max_title_tokens=16
+  ranker.max_text_tokens=1024)
 if [ "$mode" = cuda ] && [ "$elapsed" -gt $((budget - 200)) ]; then
   check throughput SKIP "not started: ${elapsed} s of the ${budget} s budget are gone (rerun with the build kept)"
+  check scoring SKIP "needs the throughput step's 7B-shaped base"
 elif [ "$mode" = cuda ] && { [ "$build_rc" -ne 0 ] || [ "$hf_model" != 1 ] || [ ! -d "$work/run" ]; }; then
   check throughput SKIP "needs the build, transformers and the pipeline's run directory"
+  check scoring SKIP "needs the throughput step's 7B-shaped base"
 elif [ "$mode" = cuda ]; then
   gemm=$(python3 - <<'EOF' 2>>"$out/throughput.log"
 import torch
@@ -213,9 +253,7 @@ EOF
     smi=$!
     # Prompts of about 700 tokens: 20 history items and 20 candidates of up to 16-token titles.
     timeout $((budget - ($(date +%s) - t0) - 20)) "$build/benchmarks/bench_ranker_train" "$work/config.toml" "$out/throughput.json" \
-      "ranker.model=$work/llama7b" ranker.dtype=bfloat16 ranker.batch_size=16 ranker.max_steps=8 lora.r=8 \
-      ranker.max_history=20 ranker.max_title_tokens=16 ranker.max_text_tokens=1024 ranker.val_users=4 \
-      >>"$out/throughput.log" 2>&1
+      "${shape_7b[@]}" ranker.batch_size=16 ranker.max_steps=8 lora.r=8 ranker.val_users=4 >>"$out/throughput.log" 2>&1
     rc=$?
     kill "$smi" 2>/dev/null
     peak=$(sort -n "$work/memory.csv" | tail -n 1)
@@ -237,11 +275,31 @@ EOF
     else
       check throughput FAIL "bench_ranker_train exited $rc (throughput.log: $(tail -n 2 "$out/throughput.log" | tr '\n' ' '))"
     fi
+    # The same base, now ranking: one forward per user, 16 users a batch.
+    left=$((budget - ($(date +%s) - t0) - 5))
+    if [ "$left" -lt 45 ]; then
+      check scoring SKIP "not started: ${left} s left of the budget"
+    elif timeout "$left" "$build/benchmarks/bench_ranker_scoring" "$work/config.toml" "$out/scoring.json" \
+      "${shape_7b[@]}" ranker.eval_batch_size=16 ranker.val_users=64 >"$out/scoring.log" 2>&1; then
+      line=$(python3 - "$out/scoring.json" <<'EOF'
+import json, sys
+row = json.load(open(sys.argv[1]))["runs"][-1]
+print(f"{row['seconds_per_batch']:.3f} s per batch of {row['batch']}, {row['seconds_per_user'] * 1e3:.1f} ms per user, "
+      f"{row['users_per_second']:.1f} users/s ({row['users']} users, {row['mean_prompt_tokens']:.0f} tokens per prompt, "
+      f"{row['dtype']}, {row['device']})")
+EOF
+      )
+      if [ -n "$line" ]; then check scoring PASS "$line"; else check scoring FAIL "no figures in scoring.json"; fi
+    else
+      check scoring FAIL "bench_ranker_scoring: $(tail -n 2 "$out/scoring.log" | tr '\n' ' ')"
+    fi
   else
     check throughput FAIL "making the 7B-shaped random base failed (throughput.log)"
+    check scoring SKIP "needs the 7B-shaped base"
   fi
 else
   check throughput SKIP "no GPU"
+  check scoring SKIP "no GPU"
 fi
 
 python3 - "$results" "$out/summary.json" "$mode" "$(($(date +%s) - t0))" <<'EOF' 2>/dev/null

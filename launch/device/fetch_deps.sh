@@ -45,5 +45,11 @@ chmod 777 "$dest.tmp"
 # not travel, so a copy goes into the carried folder (never into the repository: its license).
 shared_tokenizer="$root/../shared/models/llama2-tokenizer/tokenizer.model"
 if [ -f "$shared_tokenizer" ]; then cp "$shared_tokenizer" "$dest.tmp/tokenizer.model"; fi
+# The retriever's GPU speed is measured on ml-latest-small (the same carried-only rule).
+shared_ratings="$root/../shared/data/ml-latest-small"
+if [ -f "$shared_ratings/ratings.csv" ]; then
+  mkdir -p "$dest.tmp/ml-latest-small"
+  cp "$shared_ratings/ratings.csv" "$shared_ratings/movies.csv" "$dest.tmp/ml-latest-small/"
+fi
 rm -rf "$dest" && mv "$dest.tmp" "$dest"
 echo "fetch_deps: ${#packages[@]} packages, $(du -sh "$dest" | cut -f1) in $dest"

@@ -89,13 +89,13 @@ std::string newest_saved_state(const std::string& dir) {
   return saved.empty() ? std::string() : saved.front().path.string();
 }
 
-Checkpointer::Checkpointer(std::string dir, ConfigValues identity, Communicator& comm, int keep)
-    : dir_(std::move(dir)), identity_(std::move(identity)), comm_(comm), keep_(std::max(1, keep)) {}
+Checkpointer::Checkpointer(std::string dir, ConfigValues identity, Communicator& comm, torch::Device device, int keep)
+    : dir_(std::move(dir)), identity_(std::move(identity)), comm_(comm), device_(device), keep_(std::max(1, keep)) {}
 
 void Checkpointer::save(const TrainingState& state, const std::map<std::string, torch::Tensor>& tensors,
                         torch::optim::Optimizer& optimizer) {
-  const auto mine = capture_generator_state(comm_.device()).to(comm_.device());  // uint8 [n]
-  auto all = torch::empty({comm_.size() * mine.numel()}, mine.options());        // uint8 [ranks * n]
+  const auto mine = capture_generator_state(device_).to(comm_.device());   // uint8 [n]
+  auto all = torch::empty({comm_.size() * mine.numel()}, mine.options());  // uint8 [ranks * n]
   comm_.all_gather(mine, all);
   if (comm_.rank() != 0) return;
 
@@ -176,7 +176,7 @@ std::optional<Checkpointer::Resumed> Checkpointer::load(const std::map<std::stri
     if (it == generators.end() || it->second.dim() != 2)
       fail("{}: no [ranks, bytes] tensor 'generators'", generators_file);
     if (it->second.size(0) == comm_.size()) {
-      out.generators_restored = restore_generator_state(it->second[comm_.rank()].contiguous(), comm_.device());
+      out.generators_restored = restore_generator_state(it->second[comm_.rank()].contiguous(), device_);
     }
     if (!out.generators_restored) {
       spdlog::warn("{}: saved on {} ranks, resumed on {}: dropout draws from here on differ from an uninterrupted run",

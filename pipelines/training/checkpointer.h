@@ -25,8 +25,10 @@ namespace llamarec {
 class Checkpointer {
  public:
   // `identity`: the settings a saved state must have been written with to be resumed, compared as
-  // pipelines/config_diff.h says (run_identity.h).
-  Checkpointer(std::string dir, ConfigValues identity, Communicator& comm, int keep = 2);
+  // pipelines/config_diff.h says (run_identity.h). `device`: where the model computes, whose
+  // generator (with the CPU's) draws its dropout; the communicator's may differ (LRURec on CUDA
+  // over MPI).
+  Checkpointer(std::string dir, ConfigValues identity, Communicator& comm, torch::Device device, int keep = 2);
 
   // Collective: every rank contributes its generator state; rank 0 writes.
   void save(const TrainingState& state, const std::map<std::string, torch::Tensor>& tensors,
@@ -49,6 +51,7 @@ class Checkpointer {
   std::string dir_;
   ConfigValues identity_;
   Communicator& comm_;
+  torch::Device device_;
   int keep_;
   bool discard_saved_ = false;  // the saved states are another run's
 };

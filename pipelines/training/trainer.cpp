@@ -92,7 +92,7 @@ TrainingResult run_training(TrainingTask& task, const TrainingOptions& o, Commun
     return tensors;
   };
 
-  Checkpointer checkpointer(o.state_dir, o.identity, comm);
+  Checkpointer checkpointer(o.state_dir, o.identity, comm, params.empty() ? comm.device() : params.front().device());
   const StopSignalScope stop_on_signal;
   TrainingState state;
   bool stop = false;

@@ -309,6 +309,45 @@ TEST(RetrieverTraining, FollowsTheConfiguredLearningRateSchedule) {
   EXPECT_CONTAINS(testing::error_of([&] { load_config("", {"retriever.warmup_steps=-1"}); }), "retriever.warmup_steps");
 }
 
+// retriever.device = cuda: the CPU's training up to rounding (dropout 0; the parallel scan instead
+// of the fused one), the scores brought back for the metrics, the CUDA generator in the saved state.
+// Without CUDA, an error that names the key.
+TEST(RetrieverTraining, TrainsOnCudaAsOnTheCpu) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  Config cpu = short_training_config(tmp);
+  Config cuda = cpu;
+  cuda.run.dir = (tmp / "cuda").string();
+  cuda.retriever.device = DeviceChoice::kCuda;
+  if (!torch::cuda::is_available()) {
+    EXPECT_CONTAINS(testing::error_of([&] { train_retriever(cuda, self); }), "retriever.device");
+    GTEST_SKIP() << "no CUDA device";
+  }
+  const auto a = train_retriever(cpu, self);
+  const auto b = train_retriever(cuda, self);
+  ASSERT_EQ(a.curve.size(), b.curve.size());
+  for (size_t i = 1; i < a.curve.size(); ++i)
+    EXPECT_NEAR(a.curve[i].train_loss, b.curve[i].train_loss, 1e-3 * a.curve[i].train_loss) << i;
+  const auto state = [](const Config& c) {
+    return newest_saved_state(c.in_run_dir(c.retriever.checkpoint) + ".state");
+  };
+  const SafetensorsCheckpoint pa(state(cpu) + "/parameters.safetensors");
+  const SafetensorsCheckpoint pb(state(cuda) + "/parameters.safetensors");
+  ASSERT_EQ(pa.names(), pb.names());
+  for (const auto& name : pa.names()) EXPECT_TRUE(torch::allclose(pa.load(name), pb.load(name), 1e-3, 1e-4)) << name;
+  const auto ma = run_evaluate_retriever(cpu, self);
+  const auto mb = run_evaluate_retriever(cuda, self);
+  EXPECT_NEAR(ma.test.at("Recall@10"), mb.test.at("Recall@10"), 0.05);
+  EXPECT_EQ(mb.users, ma.users);
+  // The CPU generator's state, then the CUDA one's.
+  const auto generators = [&](const Config& c) {
+    return load_safetensors(state(c) + "/generators.safetensors").at("generators").size(1);
+  };
+  EXPECT_GT(generators(cuda), generators(cpu));
+  run_retrieve(cuda, self);
+  EXPECT_EQ(read_candidates(cuda.in_run_dir(cuda.retrieval.candidates)).test.user.numel(), ma.users);
+}
+
 TEST(RetrieverTrainingMultiRank, TwoRanksEqualOneRank) {
   LLAMAREC_REQUIRE_WORLD(2);
   MpiCommunicator world(MPI_COMM_WORLD);
