@@ -5,11 +5,13 @@
 //   build/benchmarks/bench_ranker_scoring CONFIG.toml [out.json] [key=value ...]
 //   mpirun -np 2 build/benchmarks/bench_ranker_scoring CONFIG.toml [out.json] [key=value ...]
 // Each user's candidates are shown once, in retriever order: the paper's one forward per user.
-// Defaults: batch 16 (ranker.eval_batch_size), 64 val users (ranker.val_users, an equal share from each
-// rank's users; 0: all), 1 LibTorch thread per rank; the base as trained, with a freshly initialised LoRA (the same
-// arithmetic as a trained one). One untimed batch first (allocator, kernels); the timed pass then scores every user. A
-// batch is ranker.eval_batch_size prompts on each rank; its latency is the timed pass over the forwards each rank ran,
-// and users/s counts all ranks. Each (ranks, model, dtype, batch, max_text_tokens) keeps one row.
+// Defaults: batch 16 (ranker.eval_batch_size), 64 val users (ranker.val_users, an equal share from
+// each rank's users; 0: all), 1 LibTorch thread per rank; the base with a freshly initialised LoRA
+// (the same arithmetic as a trained one), on distributed.device (CUDA where available). One untimed
+// batch first (allocator, kernels); the timed pass then scores every user. A batch is
+// ranker.eval_batch_size prompts on each rank; its latency is the timed pass over the forwards each
+// rank ran, and users/s counts all ranks. Each (ranks, model, dtype, batch, max_text_tokens) keeps
+// one row.
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -30,6 +32,7 @@
 #include "pipelines/ranker_examples.h"
 #include "pipelines/ranker_scoring.h"
 #include "pipelines/ranker_setup.h"
+#include "pipelines/stages.h"
 
 using namespace llamarec;
 namespace fs = std::filesystem;
@@ -60,7 +63,10 @@ int run(int argc, char** argv, Communicator& comm) {
   const auto users = static_cast<int64_t>(count.item<double>());
   if (users == 0) fail("{}: the val split has no user whose answer was retrieved", candidates_path);
 
-  auto setup = make_ranker_setup(config, comm, shard.titles());
+  // The base on the ranker's device and backend (NCCL on GPUs); the bench's own sums stay on `comm`.
+  const auto ranker_comm = make_stage_communicator(StageComm::kRanker, config);
+  auto setup = make_ranker_setup(config, *ranker_comm, shard.titles());
+  setup.model->apply_lora(config.lora, 1);
   const PromptBuilder prompts(*setup.tokenizer, shard.titles(), setup.train_letter_ids, setup.prompt_options);
   auto score = [&](const std::vector<RankerExample>& which) {
     torch::NoGradGuard no_grad;
@@ -76,14 +82,15 @@ int run(int argc, char** argv, Communicator& comm) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   // The prompts' lengths, from the same builder (tokenising again costs little beside the forwards).
-  auto tokens = torch::zeros({2}, torch::kFloat64);  // [tokens, users] of this rank's scored examples
+  // [tokens, users, ranks whose scores miss users] of this rank's examples: summed before anyone fails.
+  auto tokens = torch::zeros({3}, torch::kFloat64);
   for (const auto& ex : examples) {
     tokens[0] += static_cast<double>(prompts.encode(example_history(shard, ex), ex.candidates).ids.size());
     tokens[1] += 1.0;
   }
+  tokens[2] = scored.size(0) != static_cast<int64_t>(examples.size()) ? 1.0 : 0.0;
   comm.all_reduce(tokens, ReduceOp::kSum);
-  if (scored.size(0) != static_cast<int64_t>(examples.size()))
-    fail("bench_ranker_scoring: scored {} users on rank {}, expected {}", scored.size(0), comm.rank(), examples.size());
+  if (tokens[2].item<double>() > 0) fail("bench_ranker_scoring: the scores of some rank miss some of its users");
   const double mean_tokens = tokens[0].item<double>() / static_cast<double>(users);
   // Each rank's forwards hold up to a batch of its own users: the latency is of one such forward.
   auto forwards = torch::tensor(

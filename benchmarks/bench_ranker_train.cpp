@@ -24,6 +24,7 @@
 #include "core/logging.h"
 #include "models/llama_config.h"
 #include "pipelines/config.h"
+#include "pipelines/stages.h"
 #include "pipelines/train_ranker.h"
 
 using namespace llamarec;
@@ -52,7 +53,9 @@ int run(int argc, char** argv, Communicator& comm) {
 
   StepProfile profiler(args.profile_mode);
   if (args.profile) profiler.start();
-  const auto result = train_ranker(config, comm);
+  // On the ranker's device and backend (NCCL on GPUs), as `llamarec train-ranker`.
+  const auto ranker_comm = make_stage_communicator(StageComm::kRanker, config);
+  const auto result = train_ranker(config, *ranker_comm);
   if (args.profile) profiler.stop();
 
   // Every rank's tokens: the step processes the global batch.

@@ -19,8 +19,11 @@ torch::Device ranker_device(const Config& config) {
   return resolve(config.distributed.device, config, "distributed.device");
 }
 
-torch::Device retriever_device(const Config& config) {
-  return resolve(config.retriever.device, config, "retriever.device");
+torch::Device retriever_device(const Config& config, int local_rank) {
+  const auto device = resolve(config.retriever.device, config, "retriever.device");
+  if (device.is_cpu()) return device;
+  const auto gpus = static_cast<int>(torch::cuda::device_count());
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus)};
 }
 
 }  // namespace llamarec

@@ -424,7 +424,9 @@ void validate_config(const Config& c) {
           c, "builtin_llama.num_attention_heads", ">= 1, dividing hidden_size into heads of even size (RoPE)");
   require(b.num_key_value_heads >= 1 && b.num_attention_heads % b.num_key_value_heads == 0, c,
           "builtin_llama.num_key_value_heads", ">= 1 and dividing num_attention_heads");
-  require(b.max_position_embeddings >= c.ranker.max_text_tokens + 2, c, "builtin_llama.max_position_embeddings",
+  // Only where the built-in Llama is the base (ranker.model empty): a Hugging Face base has its own.
+  require(!c.ranker.model.empty() || b.max_position_embeddings >= c.ranker.max_text_tokens + 2, c,
+          "builtin_llama.max_position_embeddings",
           ">= ranker.max_text_tokens + 2 (the prompt, the answer letter and EOS)");
   require(b.corpus_prompts >= 0, c, "builtin_llama.corpus_prompts", ">= 0");
   require(c.distributed.timeout_s >= 1, c, "distributed.timeout_s", ">= 1");

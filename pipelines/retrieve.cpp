@@ -102,7 +102,7 @@ SplitMetrics run_retrieve(const Config& config, Communicator& comm) {
   const int64_t k = config.retrieval.top_k;
   const auto shard = SequenceDataset::open_shard(dataset_path, comm.rank(), comm.size());
   auto model = load_retriever(checkpoint);
-  model->to(retriever_device(config));
+  model->to(retriever_device(config, comm.local_rank()));
   if (model->config().num_items != shard.num_items()) {
     fail("{}: retriever was trained for {} items but {} has {}", checkpoint, model->config().num_items, dataset_path,
          shard.num_items());
@@ -146,7 +146,7 @@ SplitMetrics run_evaluate_retriever(const Config& config, Communicator& comm) {
   const std::string dataset_path = config.in_run_dir(config.data.dataset);
   const auto shard = SequenceDataset::open_shard(dataset_path, comm.rank(), comm.size());
   auto model = load_retriever(config.in_run_dir(config.retriever.checkpoint));
-  model->to(retriever_device(config));
+  model->to(retriever_device(config, comm.local_rank()));
   auto val = score_split(model, shard, Split::kVal, config, 0, comm);
   auto test = score_split(model, shard, Split::kTest, config, 0, comm);
   SplitMetrics result{val.metrics.means(), test.metrics.means(), test.metrics.count()};

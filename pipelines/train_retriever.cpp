@@ -23,7 +23,7 @@ class RetrieverTask : public TrainingTask {
         checkpoint_(config.in_run_dir(rc_.checkpoint)),
         shard_(SequenceDataset::open_shard(config.in_run_dir(config.data.dataset), comm.rank(), comm.size())),
         examples_(make_retriever_examples(shard_, rc_.max_len)),
-        device_(retriever_device(config)),
+        device_(retriever_device(config, comm.local_rank())),
         model_(initial_model(config, shard_.num_items())),
         optimizer_(lru_adamw_param_groups(
             *model_, torch::optim::AdamWOptions(rc_.lr).eps(rc_.adam_eps).weight_decay(rc_.weight_decay))),

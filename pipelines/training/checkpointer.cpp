@@ -179,8 +179,10 @@ std::optional<Checkpointer::Resumed> Checkpointer::load(const std::map<std::stri
       out.generators_restored = restore_generator_state(it->second[comm_.rank()].contiguous(), device_);
     }
     if (!out.generators_restored) {
-      spdlog::warn("{}: saved on {} ranks, resumed on {}: dropout draws from here on differ from an uninterrupted run",
-                   newest.path.string(), it->second.size(0), comm_.size());
+      spdlog::warn(
+          "{}: saved on {} ranks (or another device), resumed on {} on {}: dropout draws from here on differ from an "
+          "uninterrupted run",
+          newest.path.string(), it->second.size(0), comm_.size(), device_.str());
     }
     return out;
   } catch (const Error& e) {

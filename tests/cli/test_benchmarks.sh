@@ -23,7 +23,8 @@ bench "bench_ranker_scoring, 1 rank" "$tmp/scoring1.log" "$benches/bench_ranker_
 bench "bench_ranker_scoring, 2 ranks" "$tmp/scoring2.log" env LLAMAREC_BIN="$benches/bench_ranker_scoring" \
   bash "$root/launch/mpirun.sh" 2 \
   "$tmp/tiny.toml" "$tmp/scoring.json" "${run_dir[@]}" ranker.val_users=12 ranker.eval_batch_size=4
-bench "bench_retriever_train" "$tmp/retriever.log" "$benches/bench_retriever_train" "$tmp/dataset.h5" \
+# Its scratch run directory goes under TMPDIR: not the one a benchmark running beside the tests uses.
+bench "bench_retriever_train" "$tmp/retriever.log" env TMPDIR="$tmp" "$benches/bench_retriever_train" "$tmp/dataset.h5" \
   "$tmp/retriever.json" retriever.max_steps=10 retriever.max_len=30 retriever.hidden=32 retriever.num_blocks=1
 if ! python3 - "$tmp/scoring.json" "$tmp/retriever.json" <<'PY'; then problem "the rows' figures (above)"; fi
 import json, sys
