@@ -95,12 +95,14 @@ void Communicator::agree(const CollectiveDescriptor& descriptor, const std::stri
   }
 }
 
+bool Communicator::takes(const torch::Device& device) const {
+  return device.type() == device_.type() && (!device_.has_index() || device.index() == device_.index());
+}
+
 std::string Communicator::tensor_problem(const char* op, const char* name, const torch::Tensor& tensor,
                                          bool reduces) const {
   if (!tensor.defined()) return fmt::format("{}: {} is an undefined tensor", op, name);
-  const bool same_device =
-      tensor.device().type() == device_.type() && (!device_.has_index() || tensor.device().index() == device_.index());
-  if (!same_device) {
+  if (!takes(tensor.device())) {
     return fmt::format("{}: {} is {}, but the {} backend of this rank takes tensors on {}", op, name,
                        tensor_text(tensor), backend(), device_.str());
   }

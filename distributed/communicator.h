@@ -51,6 +51,9 @@ class Communicator {
   virtual const char* backend() const = 0;
   // Where this communicator's tensors must live: cpu (mpi) or cuda:<local device> (nccl).
   const torch::Device& device() const { return device_; }
+  // Whether a tensor on `device` can go into a collective as it is (cuda matches any index when
+  // device() has none).
+  bool takes(const torch::Device& device) const;
   int rank() const { return rank_; }
   int size() const { return size_; }
   // Rank among the processes on this node.

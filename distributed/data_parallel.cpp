@@ -52,8 +52,7 @@ void DataParallel::bind_gradients() {
 }
 
 void DataParallel::on_comm_device(torch::Tensor& tensor, const std::function<void(torch::Tensor&)>& collective) {
-  const auto& d = comm_.device();
-  if (tensor.device().type() == d.type() && (!d.has_index() || tensor.device().index() == d.index())) {
+  if (comm_.takes(tensor.device())) {
     collective(tensor);
     return;
   }
