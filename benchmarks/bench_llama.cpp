@@ -14,9 +14,9 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <vector>
 
+#include "core/cpu_affinity.h"
 #include "core/cpu_runtime.h"
 #include "models/llama_model.h"
 
@@ -75,9 +75,7 @@ fs::path find_stories(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const std::string out_path = argc > 1 ? argv[1] : "benchmarks/results/llama_cpu.json";
-  const int threads = std::getenv("OMP_NUM_THREADS") ? std::atoi(std::getenv("OMP_NUM_THREADS"))
-                                                     : static_cast<int>(std::thread::hardware_concurrency());
-  set_cpu_threads(std::max(1, threads));
+  set_cpu_threads(standalone_threads());
   torch::manual_seed(0);
 
   struct ModelCase {

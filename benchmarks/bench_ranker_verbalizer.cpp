@@ -13,8 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
+#include "core/cpu_affinity.h"
 #include "core/cpu_runtime.h"
 #include "models/llama_generate.h"
 #include "models/llama_model.h"
@@ -40,9 +40,7 @@ double seconds(const std::function<void()>& fn, int reps) {
 
 int main(int argc, char** argv) {
   const std::string out_path = argc > 1 ? argv[1] : "benchmarks/results/ranker_verbalizer.json";
-  const int threads = std::getenv("OMP_NUM_THREADS") ? std::atoi(std::getenv("OMP_NUM_THREADS"))
-                                                     : static_cast<int>(std::thread::hardware_concurrency());
-  set_cpu_threads(std::max(1, threads));
+  set_cpu_threads(standalone_threads());
   torch::manual_seed(0);
   std::string name = "llama-25M-random";
   LlamaForCausalLM model{nullptr};

@@ -97,7 +97,8 @@ struct RunConfig {
   void visit(V& v) {
     v("dir", dir, "run directory: every stage reads and writes its files here");
     v("seed", seed, "global random seed (shuffling, initialisation, synthetic data, negatives)");
-    v("threads", threads, "LibTorch threads per rank; 0 = cores / ranks on this node (at least 1)");
+    v("threads", threads,
+      "LibTorch threads per rank; 0 = the rank's usable CPUs / the node's ranks that share them (at least 1)");
     v("log_level", log_level, "trace, debug, info, warn or error");
     v("log_all_ranks", log_all_ranks, "log info lines from every rank, not only rank 0");
   }

@@ -4,10 +4,11 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <thread>
 
+#include "core/cpu_affinity.h"
 #include "core/cpu_runtime.h"
 #include "core/logging.h"
+#include "distributed/node_cpus.h"
 #include "pipelines/metrics_file.h"
 #include "pipelines/run_manifest.h"
 
@@ -15,12 +16,11 @@ namespace llamarec {
 
 int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions& options) {
   init_logging({mpi.rank(), mpi.size(), config.run.log_level, config.run.log_all_ranks});
-  // Ranks on one node share its cores: oversubscribing threads makes every rank slower.
+  // Ranks on one node share its cores: oversubscribing threads makes every rank slower. Every rank
+  // has the same config, so either all of them take part in the exchange or none.
+  const CpuSet cpus = CpuSet::of_process();
   int threads = static_cast<int>(config.run.threads);
-  if (threads == 0) {
-    const int cores = std::max(1u, std::thread::hardware_concurrency());
-    threads = std::max(1, cores / std::max(1, mpi.local_size()));
-  }
+  if (threads == 0) threads = threads_per_rank(cpus, node_cpu_sets(MPI_COMM_WORLD, cpus));
   set_cpu_threads(threads);
   keep_freed_memory();
   if (mpi.rank() == 0) {
@@ -28,8 +28,8 @@ int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions
     if (options.save_config) {
       save_config(config, (std::filesystem::path(config.run.dir) / ("config." + options.stage + ".toml")).string());
     }
-    spdlog::info("llamarec {} | {} rank(s), {} thread(s) per rank | run dir {}", options.stage, mpi.size(), threads,
-                 config.run.dir);
+    spdlog::info("llamarec {} | {} rank(s), {} thread(s) per rank (rank 0 on CPUs {}) | run dir {}", options.stage,
+                 mpi.size(), threads, cpus.to_string(), config.run.dir);
     if (options.print_config) spdlog::debug("effective config:\n{}", config_to_toml(config));
   }
   return threads;

@@ -12,7 +12,9 @@ struct RunSetupOptions {
   std::string stage = "run";
 };
 
-// Returns the number of LibTorch threads chosen for this rank.
+// Returns the number of LibTorch threads chosen for this rank: run.threads, or where that is 0 the
+// rank's CPUs (its affinity) shared among the node's ranks bound to the same ones (core/cpu_affinity.h),
+// which is collective over the world.
 int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions& options = {});
 
 // Rank 0 records what `stage` was produced by (pipelines/run_manifest.h) in metrics.json. Called

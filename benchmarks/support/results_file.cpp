@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/atomic_file.h"
+#include "core/cpu_affinity.h"
 #include "pipelines/run_manifest.h"
 
 namespace llamarec {
@@ -38,7 +39,9 @@ std::string machine_description() {
     }
   }
   if (model.empty()) return "unknown";
-  return fmt::format("{} x {}", model, cpus);
+  // A bound process (taskset, Slurm, mpirun --bind-to) measures on fewer CPUs than the host has.
+  const int usable = CpuSet::of_process().count();
+  return usable < cpus ? fmt::format("{} x {} ({} usable)", model, cpus, usable) : fmt::format("{} x {}", model, cpus);
 }
 
 void replace_row(nlohmann::json& rows, const nlohmann::json& row, const std::vector<std::string>& keys) {

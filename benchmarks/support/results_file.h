@@ -18,7 +18,8 @@ nlohmann::json read_results(const std::string& path, const std::string& name);
 // "commit" (of the binary) and "date" (UTC), unless it has them.
 void replace_row(nlohmann::json& rows, const nlohmann::json& row, const std::vector<std::string>& keys);
 
-// "<CPU model name> x <logical CPUs>" from /proc/cpuinfo, or "unknown".
+// "<CPU model name> x <logical CPUs>" from /proc/cpuinfo, with " (N usable)" where this process may
+// run on fewer of them (its affinity), or "unknown".
 std::string machine_description();
 void write_results(const std::string& path, const nlohmann::json& results);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The llamarec command line as a user meets it: every subcommand's --help, an unknown flag, a missing
-# config file, a bad config key. Run by CTest with the binary as $1; these checks fail before MPI
-# starts, so they need no launcher.
+# config file, a bad config key, the default thread count. Run by CTest with the binary as $1; these
+# checks fail before MPI starts or run one process, so they need no launcher.
 set -uo pipefail
 bin="$1"
 tmp="$(mktemp -d)"
@@ -54,6 +54,18 @@ printf '[retriever]\nmax_iterations = 7\n' > "$tmp/old.toml"
 expect "a renamed key still works, with a warning" zero "max_iterations is deprecated" "$bin" config -c "$tmp/old.toml"
 expect "the renamed key lands on its new name" zero "^max_steps = 7$" "$bin" config -c "$tmp/old.toml"
 expect "config prints the effective value" zero "^max_len = 50$" "$bin" config --set retriever.max_len=50
+
+# run.threads = 0 sizes from the CPUs this process may use (taskset, mpirun --bind-to, Slurm), not the
+# host's: bound to one CPU, one thread.
+cpus="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)"  # nproc honours both
+if command -v taskset >/dev/null && [ "$cpus" -ge 2 ]; then
+  cpu="$(taskset -c -p $$ | sed 's/.*: *//; s/[-,].*//')"
+  tiny=(--set "run.dir=$tmp/threads" --set "data.dataset=$tmp/threads/dataset.h5" --set data.synthetic_users=20
+        --set data.synthetic_items=10)
+  expect "one bound CPU, one thread" zero "1 rank\(s\), 1 thread\(s\) per rank \(rank 0 on CPUs $cpu\)" \
+    taskset -c "$cpu" "$bin" preprocess "${tiny[@]}"
+  expect "every usable CPU unbound" zero "1 rank\(s\), $cpus thread\(s\) per rank" "$bin" preprocess "${tiny[@]}"
+fi
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures CLI check(s) failed"

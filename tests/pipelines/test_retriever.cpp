@@ -208,6 +208,7 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
     EXPECT_TRUE(identity.contains("run.seed"));
     EXPECT_FALSE(identity.contains("retriever.max_steps"));
     EXPECT_FALSE(identity.contains("ranker.lr"));
+    EXPECT_EQ(identity.at("retriever.device"), "\"cpu\"");
     ASSERT_EQ(identity.erase("retriever.lr_schedule"), 1u);
     ASSERT_EQ(identity.erase("retriever.warmup_steps"), 1u);
   });
@@ -224,6 +225,14 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   const auto again = train_retriever(c, self);
   EXPECT_EQ(again.steps_run, 0);
   EXPECT_EQ(again.curve.size(), 5u);
+  // retriever.device = auto is recorded as the device it chose: without CUDA the CPU, whose run it
+  // continues rather than restarts.
+  if (!torch::cuda::is_available()) {
+    c.retriever.device = DeviceChoice::kAuto;
+    c.retriever.max_steps = 85;
+    EXPECT_EQ(train_retriever(c, self).steps_run, 5);
+    c.retriever.device = DeviceChoice::kCpu;
+  }
 
   // A state saved by a release up to c17e43a: its identity was the config's TOML text, comments and
   // all, with the resumable keys at their defaults. It resumes on its values.
@@ -243,7 +252,7 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
     state["identity"] = config_to_toml(old_identity);
   });
   c.retriever.max_steps = 90;
-  EXPECT_EQ(train_retriever(c, self).steps_run, 10);
+  EXPECT_EQ(train_retriever(c, self).steps_run, torch::cuda::is_available() ? 10 : 5);
 
   // An early-stopped run is not continued at the same patience, only when the patience is raised.
   c.retriever.max_steps = 0;
