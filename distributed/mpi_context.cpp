@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "distributed/node_cpus.h"
+
 namespace llamarec {
 
 void mpi_fail(const char* call, int status, const char* file, int line) {
@@ -11,14 +13,29 @@ void mpi_fail(const char* call, int status, const char* file, int line) {
   fail("MPI error in {} ({}:{}): {}", call, file, line, std::string(message, length));
 }
 
-NodeRank node_rank(MPI_Comm comm) {
+namespace {
+
+// The members of `comm` on this node, in `comm`'s rank order. The caller frees it.
+MPI_Comm split_node(MPI_Comm comm) {
   int rank = 0;
   mpiCheck(MPI_Comm_rank(comm, &rank));
   MPI_Comm node;
   mpiCheck(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+  return node;
+}
+
+NodeRank rank_in(MPI_Comm node) {
   NodeRank result;
   mpiCheck(MPI_Comm_rank(node, &result.rank));
   mpiCheck(MPI_Comm_size(node, &result.size));
+  return result;
+}
+
+}  // namespace
+
+NodeRank node_rank(MPI_Comm comm) {
+  MPI_Comm node = split_node(comm);
+  const NodeRank result = rank_in(node);
   mpiCheck(MPI_Comm_free(&node));
   return result;
 }
@@ -37,9 +54,12 @@ MpiContext::MpiContext(int* argc, char*** argv) {
   mpiCheck(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   mpiCheck(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   mpiCheck(MPI_Comm_size(MPI_COMM_WORLD, &size_));
-  const NodeRank node = node_rank(MPI_COMM_WORLD);
-  local_rank_ = node.rank;
-  local_size_ = node.size;
+  MPI_Comm node = split_node(MPI_COMM_WORLD);
+  const NodeRank local = rank_in(node);
+  local_rank_ = local.rank;
+  local_size_ = local.size;
+  node_cpus_ = node_cpu_sets(node, CpuSet::of_process());
+  mpiCheck(MPI_Comm_free(&node));
 }
 
 MpiContext::~MpiContext() {

@@ -4,7 +4,9 @@
 #include <mpi.h>
 
 #include <string>
+#include <vector>
 
+#include "core/cpu_affinity.h"
 #include "core/error.h"
 
 // Checked MPI call: a failure becomes a llamarec::Error naming the call and MPI's message.
@@ -39,6 +41,9 @@ class MpiContext {
   // Rank among the processes of this node (MPI_COMM_TYPE_SHARED); picks the GPU.
   int local_rank() const { return local_rank_; }
   int local_size() const { return local_size_; }
+  // The CPUs each rank of this node may run on (core/cpu_affinity.h), in local rank order: what the
+  // thread defaults divide (threads_per_rank(node_cpus()[local_rank()], node_cpus())).
+  const std::vector<CpuSet>& node_cpus() const { return node_cpus_; }
 
   // True when MPI was initialised by any MpiContext in this process.
   static bool initialized();
@@ -54,6 +59,7 @@ class MpiContext {
   int size_ = 1;
   int local_rank_ = 0;
   int local_size_ = 1;
+  std::vector<CpuSet> node_cpus_;
 };
 
 }  // namespace llamarec

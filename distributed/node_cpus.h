@@ -9,7 +9,8 @@
 
 namespace llamarec {
 
-// Every local rank's set (MPI_COMM_TYPE_SHARED within `comm`), `mine` among them. Collective.
-std::vector<CpuSet> node_cpu_sets(MPI_Comm comm, const CpuSet& mine);
+// Every rank's set in `node` (the ranks of one node, as MPI_COMM_TYPE_SHARED splits them), in rank
+// order, `mine` among them. Collective over `node`.
+std::vector<CpuSet> node_cpu_sets(MPI_Comm node, const CpuSet& mine);
 
 }  // namespace llamarec

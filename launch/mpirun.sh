@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mpirun wrapper: launch/mpirun.sh NP llamarec-args...
-# Adds the flags Open MPI needs as root (containers, CI) and when NP exceeds the core count, and one
-# LibTorch thread per rank unless OMP_NUM_THREADS is set. Several hosts:
+# Adds the flags Open MPI needs as root (containers, CI) and when NP exceeds the core count, and
+# OMP_NUM_THREADS=1 (unless set) for the ranks' OpenMP pools; LibTorch's and OpenBLAS's threads are
+# run.threads (0: each rank's CPUs shared among the ranks bound to them). Several hosts:
 #   HOSTFILE=hosts.txt   Open MPI hostfile ("node1 slots=8" per line); ranks are spread over it
 #   PPN=8                ranks per node (--map-by ppr:8:node); with GPUs, one rank per GPU: the
 #                        node-local rank picks the device (MPI_Comm_split_type), nothing to set

@@ -32,6 +32,7 @@ std::vector<std::string> differing_config_keys(const ConfigValues& recorded, con
       if (it->second != value) differing.push_back(key);
       continue;
     }
+    if (key.rfind(kInputKeyPrefix, 0) == 0) continue;
     const auto b = before_added.find(key);
     if (b == before_added.end() || b->second != value) differing.push_back(key);
   }

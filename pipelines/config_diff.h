@@ -12,6 +12,10 @@
 
 namespace llamarec {
 
+// Keys under this prefix are not config keys but fingerprints of input files (training/run_identity.h).
+// A record without one matches: the releases before them recorded no inputs.
+inline constexpr const char* kInputKeyPrefix = "input.";
+
 // The keys whose values differ between `recorded` and `now`, in key order.
 std::vector<std::string> differing_config_keys(const ConfigValues& recorded, const ConfigValues& now);
 

@@ -8,6 +8,7 @@
 #include "core/content_hash.h"
 #include "core/hdf5_file.h"
 #include "distributed/cuda/nccl_ops.h"
+#include "pipelines/input_files.h"
 
 #ifndef LLAMAREC_GIT_COMMIT
 #define LLAMAREC_GIT_COMMIT "unknown"
@@ -18,23 +19,14 @@ namespace fs = std::filesystem;
 namespace llamarec {
 namespace {
 
-constexpr uintmax_t kDigestLimit = uintmax_t{512} << 20;
-
-nlohmann::json describe_file(const fs::path& path) {
-  const auto size = fs::file_size(path);
-  if (size <= kDigestLimit) return {{"bytes", size}, {"fnv1a64", file_digest(path.string())}};
-  const auto mtime = fs::last_write_time(path).time_since_epoch();
-  return {{"bytes", size}, {"mtime_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(mtime).count()}};
-}
-
 void add_input(nlohmann::json& inputs, const std::string& path) {
   if (path.empty()) return;
   std::error_code ec;
   if (fs::is_regular_file(path, ec)) {
-    inputs[path] = describe_file(path);
+    inputs[path] = describe_input_file(path);
   } else if (fs::is_directory(path, ec)) {
     for (const auto& entry : fs::directory_iterator(path, ec)) {
-      if (entry.is_regular_file()) inputs[entry.path().string()] = describe_file(entry.path());
+      if (entry.is_regular_file()) inputs[entry.path().string()] = describe_input_file(entry.path().string());
     }
   }
 }
@@ -49,10 +41,7 @@ nlohmann::json run_manifest(const Config& config, const MpiContext& mpi, int thr
   if (stage != "preprocess") {
     add_input(inputs, config.in_run_dir(config.data.dataset));
     add_input(inputs, config.in_run_dir(config.retrieval.candidates));
-    const auto base = config.ranker.model.empty() ? config.in_run_dir(config.builtin_llama.dir) : config.ranker.model;
-    add_input(inputs, (fs::path(base) / "config.json").string());
-    add_input(inputs, config.ranker.tokenizer.empty() ? (fs::path(base) / "tokenizer.model").string()
-                                                      : config.ranker.tokenizer);
+    for (const auto& file : ranker_base_files(config)) add_input(inputs, file.path);
   }
   nlohmann::json versions = {{"libtorch", TORCH_VERSION},
                              {"mpi", MpiContext::library_version()},

@@ -3,12 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 
-#include "core/cpu_affinity.h"
 #include "core/cpu_runtime.h"
 #include "core/logging.h"
-#include "distributed/node_cpus.h"
 #include "pipelines/metrics_file.h"
 #include "pipelines/run_manifest.h"
 
@@ -16,11 +15,12 @@ namespace llamarec {
 
 int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions& options) {
   init_logging({mpi.rank(), mpi.size(), config.run.log_level, config.run.log_all_ranks});
-  // Ranks on one node share its cores: oversubscribing threads makes every rank slower. Every rank
-  // has the same config, so either all of them take part in the exchange or none.
-  const CpuSet cpus = CpuSet::of_process();
-  int threads = static_cast<int>(config.run.threads);
-  if (threads == 0) threads = threads_per_rank(cpus, node_cpu_sets(MPI_COMM_WORLD, cpus));
+  // Ranks on one node share its cores: oversubscribing threads makes every rank slower.
+  const auto& node = mpi.node_cpus();
+  const auto threads_of = [&](int local_rank) {
+    return config.run.threads > 0 ? static_cast<int>(config.run.threads) : threads_per_rank(node[local_rank], node);
+  };
+  const int threads = threads_of(mpi.local_rank());
   set_cpu_threads(threads);
   keep_freed_memory();
   if (mpi.rank() == 0) {
@@ -28,8 +28,15 @@ int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions
     if (options.save_config) {
       save_config(config, (std::filesystem::path(config.run.dir) / ("config." + options.stage + ".toml")).string());
     }
+    // Uneven binding gives ranks different counts: the range over this node's.
+    int fewest = threads, most = threads;
+    for (int r = 0; r < static_cast<int>(node.size()); ++r) {
+      fewest = std::min(fewest, threads_of(r));
+      most = std::max(most, threads_of(r));
+    }
     spdlog::info("llamarec {} | {} rank(s), {} thread(s) per rank (rank 0 on CPUs {}) | run dir {}", options.stage,
-                 mpi.size(), threads, cpus.to_string(), config.run.dir);
+                 mpi.size(), fewest == most ? std::to_string(most) : fmt::format("{}-{}", fewest, most),
+                 node[mpi.local_rank()].to_string(), config.run.dir);
     if (options.print_config) spdlog::debug("effective config:\n{}", config_to_toml(config));
   }
   return threads;

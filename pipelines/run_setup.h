@@ -13,8 +13,8 @@ struct RunSetupOptions {
 };
 
 // Returns the number of LibTorch threads chosen for this rank: run.threads, or where that is 0 the
-// rank's CPUs (its affinity) shared among the node's ranks bound to the same ones (core/cpu_affinity.h),
-// which is collective over the world.
+// rank's CPUs (its affinity) shared among the node's ranks bound to the same ones (core/cpu_affinity.h,
+// MpiContext::node_cpus). OMP_NUM_THREADS plays no part.
 int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions& options = {});
 
 // Rank 0 records what `stage` was produced by (pipelines/run_manifest.h) in metrics.json. Called

@@ -122,12 +122,17 @@ class RankerTask : public TrainingTask {
   int64_t tokens_seen_ = 0;
 };
 
-// Limits and evaluation settings may change between a run and its resumption.
+// Limits and evaluation settings may change between a run and its resumption; the data and the base
+// may not (the built-in base exists by now: the task made it).
 ConfigValues run_identity(const Config& config) {
+  auto inputs = ranker_base_files(config);
+  inputs.insert(inputs.begin(), {{"dataset", config.in_run_dir(config.data.dataset)},
+                                 {"candidates", config.in_run_dir(config.retrieval.candidates)}});
   return training_identity(
       config, {"ranker.", "lora."},
       {"ranker.max_steps", "ranker.patience", "ranker.checkpoint_interval", "ranker.max_bad_steps", "ranker.val_users",
-       "ranker.eval_batch_size", "ranker.permutations", "ranker.calibrate", "ranker.fuse_retriever"});
+       "ranker.eval_batch_size", "ranker.permutations", "ranker.calibrate", "ranker.fuse_retriever"},
+      inputs);
 }
 
 }  // namespace

@@ -79,19 +79,16 @@ class RetrieverTask : public TrainingTask {
   ScoringOptions val_options_;
 };
 
-// Limits, patience, the checkpoint cadence and the scoring batch may change between a run and its
-// resumption. `retriever.device = auto` is recorded as the device it chose, so that a state saved on a
-// GPU (whose dropout generator is the GPU's) does not continue on a CPU, nor one saved on the CPU
-// under auto restart when the key is set to cpu.
-ConfigValues run_identity(const Config& config, torch::Device device) {
+}  // namespace
+
+ConfigValues retriever_run_identity(const Config& config, torch::Device device) {
   Config chosen = config;
   chosen.retriever.device = device.is_cuda() ? DeviceChoice::kCuda : DeviceChoice::kCpu;
   return training_identity(chosen, {"retriever."},
                            {"retriever.epochs", "retriever.max_steps", "retriever.patience",
-                            "retriever.checkpoint_interval", "retriever.max_bad_steps", "retriever.eval_batch_size"});
+                            "retriever.checkpoint_interval", "retriever.max_bad_steps", "retriever.eval_batch_size"},
+                           {{"dataset", config.in_run_dir(config.data.dataset)}});
 }
-
-}  // namespace
 
 TrainingResult train_retriever(const Config& config, Communicator& comm) {
   const auto& rc = config.retriever;
@@ -105,7 +102,7 @@ TrainingResult train_retriever(const Config& config, Communicator& comm) {
   o.logged_metrics = {"Recall@10", "NDCG@10", "MRR@10"};
   if (std::find(o.logged_metrics.begin(), o.logged_metrics.end(), rc.select_on) == o.logged_metrics.end())
     o.logged_metrics.push_back(rc.select_on);
-  o.identity = run_identity(config, task.device());
+  o.identity = retriever_run_identity(config, task.device());
   o.scalars_path = config.in_run_dir(config.eval.scalars);
   return run_training(task, o, comm);
 }

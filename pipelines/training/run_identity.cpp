@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include "pipelines/config_diff.h"
+
 namespace llamarec {
 
 ConfigValues training_identity(const Config& config, const std::vector<std::string>& sections,
-                               const std::vector<std::string>& resumable) {
+                               const std::vector<std::string>& resumable, const std::vector<InputFile>& inputs) {
   Config resolved = config;
   resolved.data.dataset = config.in_run_dir(config.data.dataset);
   const auto in = [](const std::vector<std::string>& keys, const std::string& key) {
@@ -19,6 +21,8 @@ ConfigValues training_identity(const Config& config, const std::vector<std::stri
     if ((key == "run.seed" || key == "data.dataset" || in_section) && !in(resumable, key))
       out.emplace(key, std::move(value));
   }
+  for (const auto& input : inputs)
+    out.emplace(std::string(kInputKeyPrefix) + input.name, describe_input_file(input.path).dump());
   return out;
 }
 

@@ -7,14 +7,18 @@
 #include <vector>
 
 #include "pipelines/config.h"
+#include "pipelines/input_files.h"
 
 namespace llamarec {
 
 // run.seed, data.dataset (resolved inside run.dir) and every key of `sections` ("retriever.",
 // "lora.") except `resumable`: the keys that may change between a run and its resumption (limits,
 // patience, checkpoint cadence, evaluation batch sizes, evaluation-only keys), since raising them
-// must continue a run, not restart it.
+// must continue a run, not restart it. Then "input.<name>" = the fingerprint of each of `inputs`
+// (pipelines/input_files.h): a dataset preprocessed again or candidates retrieved again under the
+// same path are other training data, whose run starts over instead of resuming (or, finished,
+// standing for) the run on the old data.
 ConfigValues training_identity(const Config& config, const std::vector<std::string>& sections,
-                               const std::vector<std::string>& resumable);
+                               const std::vector<std::string>& resumable, const std::vector<InputFile>& inputs);
 
 }  // namespace llamarec

@@ -1,5 +1,5 @@
-// The exchange behind the thread defaults: every local rank's CPU set, in rank order. Runs at np=1
-// and np=2 (one node here, so the node is the world).
+// The exchange behind the thread defaults (MpiContext::node_cpus): every local rank's CPU set, in
+// rank order. Runs at np=1 and np=2 on one node, whose ranks are the world.
 #include <gtest/gtest.h>
 
 #include "distributed/node_cpus.h"

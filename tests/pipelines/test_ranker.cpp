@@ -441,6 +441,14 @@ void train_resume_and_evaluate(const std::filesystem::path& model, int64_t layer
   EXPECT_EQ(pc.count("permutations_probability_mean"), 1u);
 
   check_scored_prompts(c, self, adapter.string());
+
+  // Candidates retrieved again under the same path are other training data: the finished run on the
+  // old ones does not stand for a run on them, which starts over (it resumed at step 12 before).
+  auto reordered = handmade_candidates(ds, 20);
+  for (auto* part : {&reordered.val, &reordered.test}) part->items = part->items.flip(1).contiguous();
+  write_candidates((tmp / "c.h5").string(), reordered);
+  EXPECT_EQ(train_ranker(c, self).steps_run, 12);
+  EXPECT_EQ(train_ranker(c, self).steps_run, 0);  // and that run, finished, is resumed as such
 }
 
 TEST(RankerTraining, BuiltinBaseLearnsSavesAPeftAdapterResumesAndEvaluates) {

@@ -1,11 +1,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/candidates_file.h"
 #include "pipelines/config.h"
+#include "pipelines/config_diff.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "core/sequence_dataset.h"
@@ -200,7 +202,8 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   check_training_prefix_candidates(c, cands);
 
   // The saved identity is the values that shape the trajectory, without the limits. One saved
-  // before a key was added (here lr_schedule and warmup_steps, at their defaults) still resumes.
+  // before a key was added (here lr_schedule and warmup_steps, at their defaults) or before the
+  // dataset's fingerprint was recorded still resumes.
   const auto state_dir = c.in_run_dir(c.retriever.checkpoint) + ".state";
   edit_saved_state(state_dir, [](nlohmann::json& state) {
     auto& identity = state.at("identity_values");
@@ -209,6 +212,7 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
     EXPECT_FALSE(identity.contains("retriever.max_steps"));
     EXPECT_FALSE(identity.contains("ranker.lr"));
     EXPECT_EQ(identity.at("retriever.device"), "\"cpu\"");
+    ASSERT_EQ(identity.erase("input.dataset"), 1u);  // as saved before inputs were recorded
     ASSERT_EQ(identity.erase("retriever.lr_schedule"), 1u);
     ASSERT_EQ(identity.erase("retriever.warmup_steps"), 1u);
   });
@@ -266,6 +270,28 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   const auto more = train_retriever(c, self);
   EXPECT_EQ(more.steps_run, c.retriever.val_interval);
   EXPECT_EQ(more.curve.size(), stopped.curve.size() + 1);
+}
+
+// What a saved state must match: the device auto chose (without CUDA present: both choices can be
+// named), the dataset's content, not the limits.
+TEST(RetrieverTraining, TheResumeIdentityRecordsTheChosenDeviceAndTheDatasetsContent) {
+  TempDir tmp;
+  Config c = short_training_config(tmp);
+  c.retriever.device = DeviceChoice::kAuto;
+  const auto on_cpu = retriever_run_identity(c, torch::kCPU);
+  Config cpu = c;
+  cpu.retriever.device = DeviceChoice::kCpu;
+  cpu.retriever.max_steps += 100;
+  cpu.retriever.patience += 1;
+  EXPECT_EQ(retriever_run_identity(cpu, torch::kCPU), on_cpu);
+  const auto on_gpu = retriever_run_identity(c, torch::Device(torch::kCUDA, 0));
+  EXPECT_EQ(differing_config_keys(on_cpu, on_gpu), std::vector<std::string>{"retriever.device"});
+  EXPECT_EQ(on_gpu.at("retriever.device"), "\"cuda\"");
+
+  // The dataset written again under the same path (here: one more byte) is other training data.
+  std::ofstream(c.in_run_dir(c.data.dataset), std::ios::app) << '\n';
+  EXPECT_EQ(differing_config_keys(on_cpu, retriever_run_identity(c, torch::kCPU)),
+            std::vector<std::string>{"input.dataset"});
 }
 
 // retriever.select_on and retriever.average_decay: the best is the validation maximum of the chosen
