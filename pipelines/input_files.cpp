@@ -12,8 +12,8 @@ namespace llamarec {
 std::vector<InputFile> ranker_base_files(const Config& config) {
   const auto base = config.ranker.model.empty() ? config.in_run_dir(config.builtin_llama.dir) : config.ranker.model;
   return {{"base_config", (fs::path(base) / "config.json").string()},
-          {"tokenizer", config.ranker.tokenizer.empty() ? (fs::path(base) / "tokenizer.model").string()
-                                                        : config.ranker.tokenizer}};
+          {"tokenizer",
+           config.ranker.tokenizer.empty() ? (fs::path(base) / "tokenizer.model").string() : config.ranker.tokenizer}};
 }
 
 nlohmann::json describe_input_file(const std::string& path) {
