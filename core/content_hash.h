@@ -22,4 +22,11 @@ std::string content_digest(uint64_t hash);
 // The digest of a file's bytes, read in blocks; fails naming the file when it cannot be read.
 std::string file_digest(const std::string& path);
 
+// The digest of a file's size and of `blocks` blocks of `block_bytes` at evenly spaced offsets (the
+// first at the start, the last at the end; the whole file when it is no larger than that): for
+// files too large to read at every start, such as a 7B model's shards. Content only, unlike an mtime,
+// so a copy staged to node-local scratch matches its original; two different checkpoints of one
+// architecture differ in every block.
+std::string file_sample_digest(const std::string& path, int64_t blocks = 64, int64_t block_bytes = int64_t{1} << 18);
+
 }  // namespace llamarec

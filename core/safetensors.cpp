@@ -274,6 +274,15 @@ const SafetensorsFile& SafetensorsCheckpoint::open(const std::string& file) cons
   return *it->second;
 }
 
+std::vector<std::string> SafetensorsCheckpoint::files() const {
+  std::set<std::string> shards;
+  for (const auto& [name, shard] : shard_of_) shards.insert(shard);
+  std::vector<std::string> out;
+  if (shards.count(path_) == 0) out.push_back(path_);
+  out.insert(out.end(), shards.begin(), shards.end());
+  return out;
+}
+
 std::vector<std::string> SafetensorsCheckpoint::names() const {
   std::vector<std::string> out;
   for (const auto& [name, shard] : shard_of_) out.push_back(name);

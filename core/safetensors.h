@@ -71,6 +71,8 @@ class SafetensorsCheckpoint {
   explicit SafetensorsCheckpoint(const std::string& path);
 
   const std::string& path() const { return path_; }
+  // Every file it reads: the index (if any) first, then its shards, sorted.
+  std::vector<std::string> files() const;
   std::vector<std::string> names() const;  // sorted
   bool contains(const std::string& name) const;
   const SafetensorsEntry& entry(const std::string& name) const;

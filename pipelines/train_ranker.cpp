@@ -122,9 +122,9 @@ class RankerTask : public TrainingTask {
   int64_t tokens_seen_ = 0;
 };
 
-// Limits and evaluation settings may change between a run and its resumption; the data and the base
-// may not (the built-in base exists by now: the task made it).
-ConfigValues run_identity(const Config& config) {
+}  // namespace
+
+ConfigValues ranker_run_identity(const Config& config) {
   auto inputs = ranker_base_files(config);
   inputs.insert(inputs.begin(), {{"dataset", config.in_run_dir(config.data.dataset)},
                                  {"candidates", config.in_run_dir(config.retrieval.candidates)}});
@@ -134,8 +134,6 @@ ConfigValues run_identity(const Config& config) {
        "ranker.eval_batch_size", "ranker.permutations", "ranker.calibrate", "ranker.fuse_retriever"},
       inputs);
 }
-
-}  // namespace
 
 TrainingResult train_ranker(const Config& config, Communicator& comm) {
   const auto& rc = config.ranker;
@@ -148,7 +146,7 @@ TrainingResult train_ranker(const Config& config, Communicator& comm) {
   o.selection_metric = "NDCG@10";
   o.step0_is_baseline = true;
   o.logged_metrics = {"NDCG@10", "Recall@10", "MRR@10"};
-  o.identity = run_identity(config);
+  o.identity = ranker_run_identity(config);
   o.scalars_path = config.in_run_dir(config.eval.scalars);
   const auto result = run_training(task, o, comm);
   spdlog::info("ranker adapter: {}", adapter_dir);

@@ -14,4 +14,10 @@ namespace llamarec {
 // <adapter>.curve.json. Resumes when a state for the same config exists.
 TrainingResult train_ranker(const Config& config, Communicator& comm);
 
+// What a saved state must match to be resumed (training/run_identity.h): the ranker and LoRA
+// settings, the seed and the inputs (dataset, candidates, the base's config, weights and tokenizer).
+// Limits and evaluation settings may change between a run and its resumption. Call it once the base
+// exists (the built-in one is made by the task).
+ConfigValues ranker_run_identity(const Config& config);
+
 }  // namespace llamarec
