@@ -16,6 +16,7 @@
 #include "pipelines/config_diff.h"
 #include "pipelines/training/generator_state.h"
 #include "pipelines/training/optimizer_state.h"
+#include "pipelines/training/run_identity.h"
 
 namespace fs = std::filesystem;
 
@@ -143,7 +144,7 @@ std::optional<Checkpointer::Resumed> Checkpointer::load(const std::map<std::stri
     const auto state_file = newest.path / "state.json";
     const auto json = read_json(state_file);
     const auto recorded = saved_identity(json, identity_);
-    const auto differing = recorded ? differing_config_keys(*recorded, identity_) : std::vector<std::string>{};
+    const auto differing = recorded ? identity_differences(*recorded, identity_) : std::vector<std::string>{};
     if (!recorded || !differing.empty()) {
       spdlog::warn(
           "{}: saved training state is for other settings ({}); starting from scratch (it is replaced at "

@@ -1,6 +1,7 @@
 #include "pipelines/training/run_identity.h"
 
 #include <algorithm>
+#include <map>
 
 #include "pipelines/config_diff.h"
 
@@ -24,6 +25,21 @@ ConfigValues training_identity(const Config& config, const std::vector<std::stri
   for (const auto& input : inputs)
     out.emplace(std::string(kInputKeyPrefix) + input.name, describe_input_file(input.path).dump());
   return out;
+}
+
+std::vector<std::string> identity_differences(const ConfigValues& recorded, const ConfigValues& now) {
+  static const std::map<std::string, std::string> kFingerprintOfPath = {{"data.dataset", "input.dataset"},
+                                                                        {"ranker.model", "input.base_config"},
+                                                                        {"ranker.tokenizer", "input.tokenizer"}};
+  auto differing = differing_config_keys(recorded, now);
+  differing.erase(std::remove_if(differing.begin(), differing.end(),
+                                 [&](const std::string& key) {
+                                   const auto it = kFingerprintOfPath.find(key);
+                                   return it != kFingerprintOfPath.end() && recorded.count(it->second) &&
+                                          now.count(it->second);
+                                 }),
+                  differing.end());
+  return differing;
 }
 
 }  // namespace llamarec

@@ -13,6 +13,7 @@
 #include "pipelines/config_diff.h"
 #include "pipelines/input_files.h"
 #include "pipelines/train_ranker.h"
+#include "pipelines/training/run_identity.h"
 #include "tests/test_support.h"
 
 namespace llamarec {
@@ -125,6 +126,14 @@ TEST(InputFiles, TheRankerIdentityHoldsItsSettingsTheSeedAndEveryInput) {
        {"ranker.max_steps", "ranker.patience", "ranker.checkpoint_interval", "ranker.max_bad_steps", "ranker.val_users",
         "ranker.eval_batch_size", "ranker.permutations", "ranker.calibrate", "ranker.fuse_retriever"})
     EXPECT_EQ(identity.count(key), 0u) << key;
+
+  // The same base copied elsewhere (staged to a job's scratch) is the same base.
+  fs::copy(base, tmp / "staged", fs::copy_options::recursive);
+  Config staged = c;
+  staged.ranker.model = (tmp / "staged").string();
+  const auto staged_identity = ranker_run_identity(staged);
+  EXPECT_EQ(differing_config_keys(identity, staged_identity), std::vector<std::string>{"ranker.model"});
+  EXPECT_TRUE(identity_differences(identity, staged_identity).empty());
 
   // Another checkpoint under the same path: the shard that changed is named.
   save_safetensors((base / "model-00002-of-00002.safetensors").string(), {{"b", torch::full({8, 8}, 2.0)}});

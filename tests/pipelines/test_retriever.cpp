@@ -21,6 +21,7 @@
 #include "pipelines/train_retriever.h"
 #include "pipelines/training/checkpointer.h"
 #include "pipelines/training/global_batch_plan.h"
+#include "pipelines/training/run_identity.h"
 #include "tests/pipelines/saved_state_edit.h"
 #include "tests/pipelines/synthetic_dataset.h"
 #include "tests/test_support.h"
@@ -270,6 +271,40 @@ TEST(RetrieverTraining, LearnsAndWritesCheckpointCandidatesAndMetrics) {
   const auto more = train_retriever(c, self);
   EXPECT_EQ(more.steps_run, c.retriever.val_interval);
   EXPECT_EQ(more.curve.size(), stopped.curve.size() + 1);
+}
+
+// A state resumes on the same content wherever it lives: the run directory moved elsewhere and the
+// dataset copied to another place (a job staging to local scratch) continue the run; the path alone
+// decides only for a state saved before fingerprints were recorded.
+TEST(RetrieverTraining, AMovedRunOnAStagedCopyOfItsDatasetResumes) {
+  TempDir tmp;
+  MpiCommunicator self(MPI_COMM_SELF);
+  Config c = short_training_config(tmp);
+  c.run.dir = (tmp / "run").string();
+  c.retriever.max_steps = 20;
+  train_retriever(c, self);
+  std::filesystem::rename(tmp / "run", tmp / "moved");
+  std::filesystem::create_directories(tmp / "scratch");
+  std::filesystem::copy_file(c.data.dataset, tmp / "scratch" / "d.h5");
+  c.run.dir = (tmp / "moved").string();
+  c.data.dataset = (tmp / "scratch" / "d.h5").string();
+  c.retriever.max_steps = 40;
+  EXPECT_EQ(train_retriever(c, self).steps_run, 20);
+
+  const auto state_dir = c.in_run_dir(c.retriever.checkpoint) + ".state";
+  const auto now = retriever_run_identity(c, torch::kCPU);
+  ConfigValues elsewhere = now;
+  elsewhere["data.dataset"] = "\"/old/place/d.h5\"";
+  EXPECT_TRUE(identity_differences(elsewhere, now).empty());
+  elsewhere.erase("input.dataset");  // as saved before inputs were recorded
+  EXPECT_EQ(identity_differences(elsewhere, now), std::vector<std::string>{"data.dataset"});
+  edit_saved_state(state_dir, [](nlohmann::json& state) {
+    auto& identity = state.at("identity_values");
+    identity.erase("input.dataset");
+    identity["data.dataset"] = "\"/old/place/d.h5\"";
+  });
+  c.retriever.max_steps = 50;
+  EXPECT_EQ(train_retriever(c, self).steps_run, 50);  // started over
 }
 
 // What a saved state must match: the device auto chose (without CUDA present: both choices can be
