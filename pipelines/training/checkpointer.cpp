@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -128,8 +129,70 @@ void Checkpointer::save(const TrainingState& state, const std::map<std::string, 
   }
 }
 
+namespace {
+
+// Rank 0's identity, on every rank (collective): its JSON text, length first.
+ConfigValues identity_of_rank_zero(const ConfigValues& mine, Communicator& comm) {
+  const std::string text = comm.rank() == 0 ? nlohmann::json(mine).dump() : std::string();
+  auto length = torch::tensor({static_cast<int64_t>(text.size())}, torch::kInt64).to(comm.device());
+  comm.broadcast(length, 0);
+  auto bytes = torch::zeros({length.cpu().item<int64_t>()}, torch::kUInt8);
+  if (comm.rank() == 0) std::memcpy(bytes.data_ptr<uint8_t>(), text.data(), text.size());
+  bytes = bytes.to(comm.device());
+  comm.broadcast(bytes, 0);
+  bytes = bytes.cpu();
+  return nlohmann::json::parse(
+             std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(bytes.numel())))
+      .get<ConfigValues>();
+}
+
+// Whether any rank reports true (collective).
+bool any_rank(bool mine, Communicator& comm) {
+  auto flag = torch::tensor({mine ? int64_t{1} : int64_t{0}}, torch::kInt64).to(comm.device());
+  comm.all_reduce(flag, ReduceOp::kMax);
+  return flag.cpu().item<int64_t>() != 0;
+}
+
+}  // namespace
+
 std::optional<Checkpointer::Resumed> Checkpointer::load(const std::map<std::string, torch::Tensor>& tensors,
                                                         torch::optim::Optimizer& optimizer) {
+  // Ranks that disagree would train apart and end in mismatched collectives: each decides alone
+  // (from its own config and its node's copies of the inputs, then from what it finds in dir_), so
+  // both decisions are checked against rank 0's before anything trains.
+  const auto reference = identity_of_rank_zero(identity_, comm_);
+  const auto differing = identity_differences(reference, identity_);
+  if (any_rank(!differing.empty(), comm_)) {
+    if (differing.empty())
+      fail("{}: another rank's training identity differs from rank 0's (its error names the key)", dir_);
+    const auto& key = differing.front();
+    const auto value = [&](const ConfigValues& values) {
+      const auto it = values.find(key);
+      return it == values.end() ? std::string("(absent)") : it->second;
+    };
+    fail(
+        "{}: this rank's training identity differs from rank 0's: {} = {} on rank 0, {} here{}; every rank must read "
+        "the same config and inputs (is a node's copy of an input another file?)",
+        dir_, key, value(reference), value(identity_),
+        differing.size() > 1 ? fmt::format(" (and {} more)", differing.size() - 1) : "");
+  }
+  auto resumed = load_newest(tensors, optimizer);
+  const int64_t step = resumed ? resumed->state.step : -1;
+  auto steps = torch::tensor({step, -step}, torch::kInt64).to(comm_.device());
+  comm_.all_reduce(steps, ReduceOp::kMax);
+  const auto highest = steps[0].cpu().item<int64_t>(), lowest = -steps[1].cpu().item<int64_t>();
+  if (highest != lowest) {
+    const auto what = [](int64_t s) { return s < 0 ? std::string("no saved state") : fmt::format("step {}", s); };
+    fail(
+        "{}: ranks disagree on resuming (this rank: {}, another: {}); every rank must see the same saved states: put "
+        "run.dir on a filesystem all nodes share",
+        dir_, what(step), what(step == highest ? lowest : highest));
+  }
+  return resumed;
+}
+
+std::optional<Checkpointer::Resumed> Checkpointer::load_newest(const std::map<std::string, torch::Tensor>& tensors,
+                                                               torch::optim::Optimizer& optimizer) {
   const auto saved = step_dirs(dir_);
   if (saved.empty()) {
     if (fs::exists(fs::path(dir_) / "state.json"))

@@ -42,12 +42,17 @@ class Checkpointer {
   // The newest saved state, copied into `tensors` (by name and shape), `optimizer` and this rank's
   // generators; nullopt when there is none or it belongs to other settings (which the next save
   // then discards). Anything damaged or not matching the model is an error naming the file, the
-  // problem and what to delete.
+  // problem and what to delete. Collective: every rank's identity must be rank 0's (compared as
+  // identity_differences does) and every rank must resume from the same step, else every rank
+  // fails, naming the key, or the steps (a state directory that not all nodes share).
   std::optional<Resumed> load(const std::map<std::string, torch::Tensor>& tensors, torch::optim::Optimizer& optimizer);
 
   const std::string& dir() const { return dir_; }
 
  private:
+  std::optional<Resumed> load_newest(const std::map<std::string, torch::Tensor>& tensors,
+                                     torch::optim::Optimizer& optimizer);
+
   std::string dir_;
   ConfigValues identity_;
   Communicator& comm_;

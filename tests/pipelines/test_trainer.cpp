@@ -428,6 +428,57 @@ TEST(TrainingLoopMultiRank, TwoRanksEqualOneRankAndEmptyStepsKeepRanksInStep) {
   world.barrier();
 }
 
+// Ranks that would resume differently fail together before training, naming why: a rank whose
+// identity differs from rank 0's (another config, or a node's copy of an input that is another
+// file), or a state directory that not every rank sees (run.dir on a node-local disk).
+TEST(TrainingLoopMultiRank, RanksThatWouldResumeDifferentlyFailTogether) {
+  LLAMAREC_REQUIRE_WORLD(2);
+  MpiCommunicator world(MPI_COMM_WORLD);
+  TempDir tmp;
+  const auto shared = std::filesystem::path(LLAMAREC_BINARY_DIR) / "test_tmp" / "trainer_disagree";
+  if (world.rank() == 0) {
+    std::filesystem::remove_all(shared);
+    std::filesystem::create_directories(shared);
+  }
+  world.barrier();
+  const int64_t first = world.rank() * 10;
+  auto o = toy_options(shared);
+  o.max_steps = 10;
+  {
+    LeastSquaresTask task(first, 10);
+    EXPECT_EQ(run_training(task, o, world).steps, 10);
+  }
+
+  auto other = o;
+  other.max_steps = 20;
+  if (world.rank() == 1) other.identity["toy.version"] = "2";
+  LeastSquaresTask a(first, 10);
+  const auto identity_error = testing::error_of([&] { run_training(a, other, world); });
+  EXPECT_CONTAINS(identity_error, world.rank() == 1 ? "this rank's training identity differs from rank 0's: "
+                                                      "toy.version = 1 on rank 0, 2 here"
+                                                    : "another rank's training identity differs from rank 0's");
+
+  // Rank 1 looks for the states in a directory of its own, where rank 0 never wrote.
+  auto local = o;
+  local.max_steps = 20;
+  if (world.rank() == 1) local.state_dir = (tmp / "toy.state").string();
+  LeastSquaresTask b(first, 10);
+  const auto step_error = testing::error_of([&] { run_training(b, local, world); });
+  EXPECT_CONTAINS(step_error, world.rank() == 0
+                                  ? "ranks disagree on resuming (this rank: step 10, another: no saved state)"
+                                  : "ranks disagree on resuming (this rank: no saved state, another: step 10)");
+  EXPECT_CONTAINS(step_error, "a filesystem all nodes share");
+
+  // Agreeing ranks resume as before.
+  auto more = o;
+  more.max_steps = 20;
+  LeastSquaresTask c(first, 10);
+  const auto resumed = run_training(c, more, world);
+  EXPECT_EQ(resumed.steps, 20);
+  EXPECT_EQ(resumed.steps_run, 10);
+  world.barrier();
+}
+
 }  // namespace
 }  // namespace llamarec
 
