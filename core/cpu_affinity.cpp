@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "core/cpu_quota.h"
+
 namespace llamarec {
 
 CpuSet CpuSet::of(const std::vector<int>& cpus) {
@@ -60,15 +62,19 @@ std::string CpuSet::to_string() const {
   return out.empty() ? "none" : out;
 }
 
-int threads_per_rank(const CpuSet& mine, const std::vector<CpuSet>& node) {
+int threads_per_rank(const CpuSet& mine, const std::vector<CpuSet>& node, int cpu_limit) {
   const auto sharers = std::count_if(node.begin(), node.end(), [&](const CpuSet& s) { return s.overlaps(mine); });
-  return std::max(1, mine.count() / static_cast<int>(std::max<std::ptrdiff_t>(1, sharers)));
+  const int by_affinity = std::max(1, mine.count() / static_cast<int>(std::max<std::ptrdiff_t>(1, sharers)));
+  if (cpu_limit <= 0) return by_affinity;
+  return std::min(by_affinity, std::max(1, cpu_limit / static_cast<int>(std::max<size_t>(1, node.size()))));
 }
 
 int standalone_threads() {
   const char* env = std::getenv("OMP_NUM_THREADS");
   const int n = env ? std::atoi(env) : 0;
-  return n > 0 ? n : CpuSet::of_process().count();
+  if (n > 0) return n;
+  const int cpus = CpuSet::of_process().count(), limit = process_cpu_limit();
+  return limit > 0 ? std::min(cpus, limit) : cpus;
 }
 
 }  // namespace llamarec

@@ -35,10 +35,13 @@ class CpuSet {
 
 // The threads each rank should run by default: its CPUs shared out among the ranks of its node whose
 // CPUs overlap them (`node` holds every local rank's set, this one's included). Unbound ranks all see
-// the whole node and split it; ranks bound to their own cores keep them; never below 1.
-int threads_per_rank(const CpuSet& mine, const std::vector<CpuSet>& node);
+// the whole node and split it; ranks bound to their own cores keep them; never below 1. A
+// `cpu_limit` > 0 (the container's CPU quota, cpu_quota.h) is shared by all the node's ranks, which
+// a container holds together, and caps that.
+int threads_per_rank(const CpuSet& mine, const std::vector<CpuSet>& node, int cpu_limit = 0);
 
-// A single-process program's threads: OMP_NUM_THREADS where it is a positive number, else its CPUs.
+// A single-process program's threads: OMP_NUM_THREADS where it is a positive number, else its CPUs
+// (no more than its CPU quota allows).
 int standalone_threads();
 
 }  // namespace llamarec

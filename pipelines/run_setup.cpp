@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/cpu_quota.h"
 #include "core/cpu_runtime.h"
 #include "core/logging.h"
 #include "pipelines/metrics_file.h"
@@ -17,8 +18,10 @@ int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions
   init_logging({mpi.rank(), mpi.size(), config.run.log_level, config.run.log_all_ranks});
   // Ranks on one node share its cores: oversubscribing threads makes every rank slower.
   const auto& node = mpi.node_cpus();
+  const int cpu_limit = process_cpu_limit();
   const auto threads_of = [&](int local_rank) {
-    return config.run.threads > 0 ? static_cast<int>(config.run.threads) : threads_per_rank(node[local_rank], node);
+    return config.run.threads > 0 ? static_cast<int>(config.run.threads)
+                                  : threads_per_rank(node[local_rank], node, cpu_limit);
   };
   const int threads = threads_of(mpi.local_rank());
   set_cpu_threads(threads);
@@ -34,9 +37,10 @@ int setup_run(const Config& config, const MpiContext& mpi, const RunSetupOptions
       fewest = std::min(fewest, threads_of(r));
       most = std::max(most, threads_of(r));
     }
-    spdlog::info("llamarec {} | {} rank(s), {} thread(s) per rank (rank 0 on CPUs {}) | run dir {}", options.stage,
-                 mpi.size(), fewest == most ? std::to_string(most) : fmt::format("{}-{}", fewest, most),
-                 node[mpi.local_rank()].to_string(), config.run.dir);
+    spdlog::info(
+        "llamarec {} | {} rank(s), {} thread(s) per rank (rank 0 on CPUs {}{}) | run dir {}", options.stage, mpi.size(),
+        fewest == most ? std::to_string(most) : fmt::format("{}-{}", fewest, most), node[mpi.local_rank()].to_string(),
+        cpu_limit > 0 ? fmt::format(", a CPU quota of {} for the node's ranks", cpu_limit) : "", config.run.dir);
     if (options.print_config) spdlog::debug("effective config:\n{}", config_to_toml(config));
   }
   return threads;

@@ -67,6 +67,21 @@ if command -v taskset >/dev/null && [ "$cpus" -ge 2 ]; then
   expect "every usable CPU unbound" zero "1 rank\(s\), $cpus thread\(s\) per rank" "$bin" preprocess "${tiny[@]}"
 fi
 
+# A CPU quota (docker --cpus, Kubernetes limits) is not an affinity, and caps the threads too: a cgroup
+# v1 child with a one-CPU quota, where this machine lets the test make one (root, a writable cpu
+# controller; else skipped).
+quota_dir=/sys/fs/cgroup/cpu/llamarec-test-$$
+if [ "$cpus" -ge 2 ] && [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] && mkdir "$quota_dir" 2>/dev/null; then
+  if echo 100000 >"$quota_dir/cpu.cfs_quota_us"; then
+    # shellcheck disable=SC2016
+    expect "a one-CPU quota, one thread" zero "1 rank\(s\), 1 thread\(s\) per rank .*a CPU quota of 1" \
+      bash -c 'echo $$ >"$1/cgroup.procs" && exec "${@:2}"' _ "$quota_dir" "$bin" preprocess "${tiny[@]}"
+  fi
+  rmdir "$quota_dir" || true
+else
+  echo "skip a one-CPU quota: no writable cgroup v1 cpu controller here"
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures CLI check(s) failed"
   exit 1
