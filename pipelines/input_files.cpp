@@ -1,5 +1,6 @@
 #include "pipelines/input_files.h"
 
+#include <chrono>
 #include <filesystem>
 
 #include "core/content_hash.h"
@@ -28,7 +29,24 @@ nlohmann::json describe_input_file(const std::string& path, uintmax_t whole_dige
   if (path.empty() || !fs::is_regular_file(path, ec)) return nullptr;
   const auto size = fs::file_size(path);
   if (size <= whole_digest_limit) return {{"bytes", size}, {"fnv1a64", file_digest(path)}};
-  return {{"bytes", size}, {"sampled_fnv1a64", file_sample_digest(path)}};
+  const auto mtime = fs::last_write_time(path).time_since_epoch();
+  return {{"bytes", size},
+          {"sampled_fnv1a64", file_sample_digest(path)},
+          {"mtime_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(mtime).count()}};
+}
+
+bool same_input(const nlohmann::json& recorded, const nlohmann::json& now) {
+  if (!recorded.is_object() || !now.is_object()) return recorded == now;
+  const auto both = [&](const char* field) { return recorded.contains(field) && now.contains(field); };
+  if (!both("bytes") || recorded["bytes"] != now["bytes"]) return false;
+  bool compared = false;
+  for (const char* field : {"fnv1a64", "sampled_fnv1a64", "mtime_ns"}) {
+    if (!both(field)) continue;
+    if (std::string(field) == "mtime_ns" && both("sampled_fnv1a64")) continue;
+    if (recorded[field] != now[field]) return false;
+    compared = true;
+  }
+  return compared;
 }
 
 }  // namespace llamarec

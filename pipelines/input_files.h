@@ -25,10 +25,15 @@ std::vector<InputFile> ranker_base_files(const Config& config);
 inline constexpr uintmax_t kWholeDigestLimit = uintmax_t{512} << 20;
 
 // {"bytes", "fnv1a64"}: the content digest, for files up to `whole_digest_limit`; above that
-// {"bytes", "sampled_fnv1a64"}: 64 blocks of 256 KiB (core/content_hash.h), since reading a
-// multi-gigabyte file at every start costs more than it guards. Both depend on the bytes only, so a
-// copy of an input (staged to node-local scratch by each job) is the same input. Null when `path`
-// is not a regular file.
+// {"bytes", "sampled_fnv1a64", "mtime_ns"}: 64 blocks of 256 KiB (core/content_hash.h), since reading
+// a multi-gigabyte file at every start costs more than it guards, and the modification time, which
+// the releases before the sampled digest recorded instead. Null when `path` is not a regular file.
 nlohmann::json describe_input_file(const std::string& path, uintmax_t whole_digest_limit = kWholeDigestLimit);
+
+// Whether two descriptions (describe_input_file, possibly of different releases) are of the same
+// content: compared on the fields both hold, the mtime only where one of them lacks the sampled
+// digest (so that a copy staged to local scratch, with its own mtime, is the same input while a
+// description from before the sampled digest still matches its unchanged file). Null matches null.
+bool same_input(const nlohmann::json& recorded, const nlohmann::json& now);
 
 }  // namespace llamarec

@@ -28,15 +28,29 @@ ConfigValues training_identity(const Config& config, const std::vector<std::stri
 }
 
 std::vector<std::string> identity_differences(const ConfigValues& recorded, const ConfigValues& now) {
-  static const std::map<std::string, std::string> kFingerprintOfPath = {{"data.dataset", "input.dataset"},
-                                                                        {"ranker.model", "input.base_config"},
-                                                                        {"ranker.tokenizer", "input.tokenizer"}};
+  // Each path key and the fingerprints (key prefixes) that stand for its content: all of them must
+  // be in both identities. The base is its config and its weights: a state recorded before the
+  // weights were fingerprinted compares ranker.model by path, since fine-tunes of one base share
+  // their config and tokenizer.
+  static const std::map<std::string, std::vector<std::string>> kFingerprintsOfPath = {
+      {"data.dataset", {"input.dataset"}},
+      {"ranker.model", {"input.base_config", "input.base_weights"}},
+      {"ranker.tokenizer", {"input.tokenizer"}}};
+  const auto holds = [](const ConfigValues& values, const std::string& prefix) {
+    const auto it = values.lower_bound(prefix);
+    return it != values.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+  };
   auto differing = differing_config_keys(recorded, now);
   differing.erase(std::remove_if(differing.begin(), differing.end(),
                                  [&](const std::string& key) {
-                                   const auto it = kFingerprintOfPath.find(key);
-                                   return it != kFingerprintOfPath.end() && recorded.count(it->second) &&
-                                          now.count(it->second);
+                                   if (key.rfind(kInputKeyPrefix, 0) == 0 && recorded.count(key) && now.count(key))
+                                     return same_input(nlohmann::json::parse(recorded.at(key), nullptr, false),
+                                                       nlohmann::json::parse(now.at(key), nullptr, false));
+                                   const auto it = kFingerprintsOfPath.find(key);
+                                   return it != kFingerprintsOfPath.end() &&
+                                          std::all_of(it->second.begin(), it->second.end(), [&](const std::string& p) {
+                                            return holds(recorded, p) && holds(now, p);
+                                          });
                                  }),
                   differing.end());
   return differing;

@@ -22,10 +22,11 @@ ConfigValues training_identity(const Config& config, const std::vector<std::stri
                                const std::vector<std::string>& resumable, const std::vector<InputFile>& inputs);
 
 // The keys whose values differ between a saved state's identity and `now` (differing_config_keys),
-// except a path whose file's content both hold as a fingerprint (data.dataset as input.dataset,
-// ranker.model as input.base_config, ranker.tokenizer as input.tokenizer): the same content at
-// another path is the same input, so a run directory moved elsewhere, or inputs staged to a job's
-// local scratch, still resume. A state saved before fingerprints were recorded is compared by path.
+// except a path whose file's content both hold as fingerprints (data.dataset as input.dataset,
+// ranker.model as input.base_config and input.base_weights/*, ranker.tokenizer as input.tokenizer):
+// the same content at another path is the same input, so a run directory moved elsewhere, or inputs
+// staged to a job's local scratch, still resume. A state saved before those fingerprints were
+// recorded is compared by path. Input fingerprints compare as same_input (input_files.h).
 std::vector<std::string> identity_differences(const ConfigValues& recorded, const ConfigValues& now);
 
 }  // namespace llamarec

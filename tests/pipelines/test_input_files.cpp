@@ -83,7 +83,8 @@ TEST(InputFiles, TheRankerBaseIsItsConfigEveryWeightsFileAndTheTokenizer) {
 TEST(InputFiles, LargeFilesAreDescribedBySampledContentSoThatACopyIsTheSameInput) {
   TempDir tmp;
   const auto path = tmp / "input.bin";
-  std::string bytes(1 << 20, '\0');
+  // Larger than the 64 blocks of 256 KiB, so that the sampled digest samples.
+  std::string bytes(size_t{20} << 20, '\0');
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
   std::ofstream(path, std::ios::binary) << bytes;
   const auto whole = describe_input_file(path.string());
@@ -92,14 +93,35 @@ TEST(InputFiles, LargeFilesAreDescribedBySampledContentSoThatACopyIsTheSameInput
 
   const auto sampled = describe_input_file(path.string(), 1000);
   EXPECT_EQ(sampled.at("bytes"), bytes.size());
-  EXPECT_EQ(sampled.at("sampled_fnv1a64"), file_sample_digest(path.string()));
+  EXPECT_NE(sampled.at("sampled_fnv1a64"), whole.at("fnv1a64"));
+  ASSERT_TRUE(sampled.contains("mtime_ns"));
+  EXPECT_TRUE(same_input(sampled, sampled));
+
+  // A copy staged elsewhere, with its own mtime, is the same input.
   const auto copy = tmp / "staged" / "input.bin";
   fs::create_directories(copy.parent_path());
   fs::copy_file(path, copy);
   fs::last_write_time(copy, fs::last_write_time(path) + std::chrono::hours(2));
-  EXPECT_EQ(describe_input_file(copy.string(), 1000), sampled);
+  const auto staged = describe_input_file(copy.string(), 1000);
+  EXPECT_NE(staged, sampled);
+  EXPECT_TRUE(same_input(sampled, staged));
+  // A description from before the sampled digest (size and mtime) matches its unchanged file only.
+  const nlohmann::json older = {{"bytes", bytes.size()}, {"mtime_ns", sampled.at("mtime_ns")}};
+  EXPECT_TRUE(same_input(older, sampled));
+  EXPECT_FALSE(same_input(older, staged));
+  // A sampled block that changed, or the size, is another input.
+  bytes[0] = static_cast<char>(bytes[0] ^ 1);
+  std::ofstream(copy, std::ios::binary | std::ios::trunc) << bytes;
+  EXPECT_FALSE(same_input(sampled, describe_input_file(copy.string(), 1000)));
+  std::ofstream(copy, std::ios::binary | std::ios::app) << 'x';
+  EXPECT_FALSE(same_input(sampled, describe_input_file(copy.string(), 1000)));
+  // Whole-file digests; absent files.
+  EXPECT_TRUE(same_input(whole, describe_input_file(path.string())));
+  EXPECT_FALSE(same_input(whole, sampled));  // no fingerprint in common
   EXPECT_TRUE(describe_input_file((tmp / "absent").string()).is_null());
   EXPECT_TRUE(describe_input_file(tmp.path().string()).is_null());  // a directory
+  EXPECT_TRUE(same_input(nullptr, nullptr));
+  EXPECT_FALSE(same_input(nullptr, whole));
 }
 
 // The keys a saved ranker state must match, pinned: a key that joins or leaves the identity changes
@@ -139,11 +161,13 @@ TEST(InputFiles, TheRankerIdentityHoldsItsSettingsTheSeedAndEveryInput) {
   save_safetensors((base / "model-00002-of-00002.safetensors").string(), {{"b", torch::full({8, 8}, 2.0)}});
   EXPECT_EQ(differing_config_keys(identity, ranker_run_identity(c)),
             std::vector<std::string>{"input.base_weights/model-00002-of-00002.safetensors"});
-  // A state saved before the weights were fingerprinted (no such keys) still matches.
+  // A state saved before the weights were fingerprinted (no such keys) still matches, but compares
+  // the base by its path: fine-tunes of one base share its config and tokenizer.
   ConfigValues older = identity;
   for (auto it = older.begin(); it != older.end();)
     it = it->first.rfind("input.base_weights", 0) == 0 ? older.erase(it) : std::next(it);
-  EXPECT_TRUE(differing_config_keys(older, ranker_run_identity(c)).empty());
+  EXPECT_TRUE(identity_differences(older, ranker_run_identity(c)).empty());
+  EXPECT_EQ(identity_differences(older, ranker_run_identity(staged)), std::vector<std::string>{"ranker.model"});
 }
 
 }  // namespace
