@@ -16,6 +16,7 @@
 #include "pipelines/metrics_file.h"
 #include "pipelines/results_table.h"
 #include "pipelines/stages.h"
+#include "pipelines/training/checkpointer.h"
 
 namespace fs = std::filesystem;
 
@@ -80,6 +81,38 @@ std::string safetensors_info(const std::string& path) {
   return out;
 }
 
+// A resumable training state (pipelines/training/checkpointer.h): its saved steps, where the newest
+// stands, and the identity a run must match to resume it, so that "why did it start over?" can be
+// answered by comparing this with the warning's key.
+std::string training_state_info(const fs::path& dir, const std::vector<std::string>& steps) {
+  const fs::path newest = steps.front();
+  const auto state = read_json(newest / "state.json");
+  std::vector<std::string> names;
+  for (const auto& s : steps) names.push_back(fs::path(s).filename().string());
+  std::string out =
+      fmt::format("{}: training state, {} saved ({})\n", dir.string(), steps.size(), fmt::join(names, ", "));
+  out += fmt::format("  step {} | best {:.4f} at step {} | {} validations without improvement | {} trained\n",
+                     state.value("step", int64_t{-1}), state.value("best_metric", 0.0),
+                     state.value("best_step", int64_t{-1}), state.value("bad_validations", int64_t{0}),
+                     format_duration(state.value("elapsed", 0.0)));
+  const auto generators = newest / "generators.safetensors";
+  if (fs::exists(generators)) {
+    const SafetensorsFile file(generators.string());
+    if (file.contains("generators") && !file.entry("generators").shape.empty())
+      out += fmt::format("  saved by {} rank(s)\n", file.entry("generators").shape[0]);
+  }
+  const auto parameters = newest / "parameters.safetensors";
+  if (fs::exists(parameters)) {
+    const SafetensorsFile file(parameters.string());
+    out += fmt::format("  {} parameters\n", parameter_count(file));
+  }
+  const auto identity = state.value("identity_values", nlohmann::json::object());
+  out += fmt::format("  identity (what a run must match to resume it; {} keys):\n", identity.size());
+  for (const auto& [key, value] : identity.items())
+    out += fmt::format("    {} = {}\n", key, value.is_string() ? value.get<std::string>() : value.dump());
+  return out;
+}
+
 std::string adapter_info(const fs::path& dir) {
   const auto config = read_json(dir / "adapter_config.json");
   const SafetensorsFile weights((dir / "adapter_model.safetensors").string());
@@ -130,12 +163,13 @@ std::string artifact_info(const std::string& path) {
   const fs::path p(path);
   if (!fs::exists(p)) fail("{}: no such file or directory", path);
   if (fs::is_directory(p)) {
+    if (const auto steps = saved_states(path); !steps.empty()) return training_state_info(p, steps);
     if (fs::exists(p / "adapter_config.json")) return adapter_info(p);
     if (fs::exists(p / "config.json")) return llama_info(p);
     if (fs::exists(p / "metrics.json") || fs::exists(p / ".done")) return run_dir_info(p);
     fail(
-        "{}: not a run directory, a PEFT adapter or a Hugging Face model (no metrics.json, .done/, "
-        "adapter_config.json or config.json)",
+        "{}: not a run directory, a training state, a PEFT adapter or a Hugging Face model (no metrics.json, "
+        ".done/, step-N/, adapter_config.json or config.json)",
         path);
   }
   if (p.extension() == ".safetensors") return safetensors_info(path);

@@ -86,6 +86,12 @@ std::optional<ConfigValues> saved_identity(const nlohmann::json& state, const Co
 
 }  // namespace
 
+std::vector<std::string> saved_states(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& d : step_dirs(dir)) out.push_back(d.path.string());
+  return out;
+}
+
 std::string newest_saved_state(const std::string& dir) {
   const auto saved = step_dirs(dir);
   return saved.empty() ? std::string() : saved.front().path.string();

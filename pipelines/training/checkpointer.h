@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "distributed/communicator.h"
 #include "pipelines/config.h"
@@ -63,5 +64,8 @@ class Checkpointer {
 
 // The newest committed step directory under `dir` (empty when there is none).
 std::string newest_saved_state(const std::string& dir);
+
+// Every committed step directory under `dir`, newest first.
+std::vector<std::string> saved_states(const std::string& dir);
 
 }  // namespace llamarec

@@ -1,4 +1,5 @@
 // metrics.jsonl (ScalarLog), the run report drawn from it, and `llamarec info` on a run's artefacts.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -140,6 +141,25 @@ TEST(ArtifactInfo, RunDirectoryCandidatesAndUnknownPaths) {
   const auto state = (tmp / "parameters.safetensors").string();
   save_safetensors(state, {{"w", torch::zeros({2, 3})}, {"b", torch::zeros({4})}, {"average.w", torch::zeros({2, 3})}});
   EXPECT_CONTAINS(artifact_info(state), "3 tensors, 10 parameters (and their moving averages, average.*: 6)");
+
+  // A training state directory: its steps, where the newest stands, and the identity it resumes on.
+  const auto steps = tmp / "toy.state";
+  for (const int64_t step : {100, 200}) {
+    const auto dir = steps / fmt::format("step-{:08d}", step);
+    save_safetensors((dir / "parameters.safetensors").string(), {{"w", torch::zeros({2, 3})}});
+    save_safetensors((dir / "generators.safetensors").string(), {{"generators", torch::zeros({2, 5}, torch::kUInt8)}});
+    testing::write_text(dir / "state.json",
+                        fmt::format(R"({{"step": {}, "best_metric": 0.25, "best_step": 100, "bad_validations": 1,
+                                        "elapsed": 75, "identity_values": {{"run.seed": "42",
+                                        "input.dataset": "{{\"bytes\":3}}"}}}})",
+                                    step));
+  }
+  const auto state_text = artifact_info(steps.string());
+  EXPECT_CONTAINS(state_text, "training state, 2 saved (step-00000200, step-00000100)");
+  EXPECT_CONTAINS(state_text, "step 200 | best 0.2500 at step 100 | 1 validations without improvement | 1m15s trained");
+  EXPECT_CONTAINS(state_text, "saved by 2 rank(s)");
+  EXPECT_CONTAINS(state_text, "6 parameters");
+  EXPECT_CONTAINS(state_text, "    input.dataset = {\"bytes\":3}\n    run.seed = 42\n");
 
   EXPECT_CONTAINS(testing::error_of([&] { artifact_info((tmp / "nothing").string()); }), "no such file or directory");
   std::filesystem::create_directories(tmp / "empty");
